@@ -1,0 +1,91 @@
+"""Range coding of integer symbols with the quantised tables (constriction's queue coder).
+
+Symbols are grouped by table row, rows in increasing order, each group in its original order;
+the decoder knows every symbol's row before it decodes (rows come from z or from the channel), so
+it can regroup identically. Values outside a row's range are sent as the escape symbol, then
+coded after all groups with a uniform Elias-gamma style code.
+"""
+
+import constriction
+import numpy as np
+
+from aecodec.entropy.tables import PRECISION, Tables
+
+_ESCAPE_CHUNK = 12  # bits per uniform symbol in the escape code
+_ESCAPE_MAX_BITS = 30
+
+
+def _models(tables: Tables, rows: np.ndarray) -> dict[int, constriction.stream.model.Categorical]:
+    counts, lengths = tables.counts.numpy(), tables.lengths.numpy()
+    # Counts / 2**PRECISION are exact binary fractions, so constriction receives the same floats
+    # on every machine and derives the same fixed-point model from them.
+    return {
+        int(r): constriction.stream.model.Categorical(
+            counts[r, : lengths[r] + 1].astype(np.float64) / (1 << PRECISION), perfect=False
+        )
+        for r in np.unique(rows)
+    }
+
+
+def encode(symbols: np.ndarray, rows: np.ndarray, tables: Tables) -> bytes:
+    """Encode int symbols, each with the table row given beside it."""
+    rows = np.asarray(rows, dtype=np.int64)
+    index = symbols.astype(np.int64) - tables.offsets.numpy()[rows]
+    lengths = tables.lengths.numpy()[rows]
+    escaped = (index < 0) | (index >= lengths)
+    index = np.where(escaped, lengths, index).astype(np.int32)
+    encoder = constriction.stream.queue.RangeEncoder()
+    order = np.argsort(rows, kind="stable")
+    models = _models(tables, rows)
+    bounds = np.flatnonzero(np.diff(rows[order])) + 1
+    for group in np.split(order, bounds):
+        if len(group):
+            encoder.encode(index[group], models[int(rows[group[0]])])
+    _encode_escapes(encoder, symbols[order][escaped[order]].astype(np.int64))
+    return encoder.get_compressed().tobytes()
+
+
+def decode(data: bytes, rows: np.ndarray, tables: Tables) -> np.ndarray:
+    """Inverse of encode: the symbols, in their original order."""
+    rows = np.asarray(rows, dtype=np.int64)
+    words = np.frombuffer(data, dtype=np.uint32)
+    decoder = constriction.stream.queue.RangeDecoder(words)
+    order = np.argsort(rows, kind="stable")
+    models = _models(tables, rows)
+    bounds = np.flatnonzero(np.diff(rows[order])) + 1
+    index = np.empty(len(rows), dtype=np.int64)
+    for group in np.split(order, bounds):
+        if len(group):
+            index[group] = decoder.decode(models[int(rows[group[0]])], len(group))
+    lengths = tables.lengths.numpy()[rows]
+    symbols = index + tables.offsets.numpy()[rows]
+    escaped_positions = order[(index == lengths)[order]]
+    symbols[escaped_positions] = _decode_escapes(decoder, len(escaped_positions))
+    return symbols.astype(np.int32)
+
+
+def _encode_escapes(encoder, values: np.ndarray) -> None:
+    # Zig-zag to non-negative, then the bit count and the bits after the leading one.
+    for v in values.tolist():
+        u = (2 * v if v >= 0 else -2 * v - 1) + 1
+        n = u.bit_length() - 1
+        if n > _ESCAPE_MAX_BITS:
+            raise ValueError(f"latent value {v} is out of the codable range")
+        encoder.encode(n, constriction.stream.model.Uniform(_ESCAPE_MAX_BITS + 1))
+        for shift in range(0, n, _ESCAPE_CHUNK):
+            width = min(_ESCAPE_CHUNK, n - shift)
+            chunk = (u >> shift) & ((1 << width) - 1)
+            encoder.encode(chunk, constriction.stream.model.Uniform(1 << width))
+
+
+def _decode_escapes(decoder, count: int) -> np.ndarray:
+    values = []
+    for _ in range(count):
+        n = int(decoder.decode(constriction.stream.model.Uniform(_ESCAPE_MAX_BITS + 1)))
+        u = 1 << n
+        for shift in range(0, n, _ESCAPE_CHUNK):
+            width = min(_ESCAPE_CHUNK, n - shift)
+            u |= int(decoder.decode(constriction.stream.model.Uniform(1 << width))) << shift
+        u -= 1
+        values.append(u // 2 if u % 2 == 0 else -(u + 1) // 2)
+    return np.array(values, dtype=np.int64)

@@ -1,0 +1,17 @@
+"""One exception type per kind of user error; the CLI turns each into one line."""
+
+
+class AecodecError(Exception):
+    """Base of every error a user can cause with bad input."""
+
+
+class BitstreamError(AecodecError):
+    """An .aec file that is truncated, corrupted, or of an unknown version."""
+
+
+class UnsupportedImage(AecodecError):
+    """An input that is not an image we can read, or one too large to process."""
+
+
+class ModelError(AecodecError):
+    """An unknown model, missing weights, or weights that do not match a file."""

@@ -1,0 +1,154 @@
+"""Variable-rate mean-scale hyperprior codec.
+
+- Ballé, Minnen, Singh, Hwang, Johnston, "Variational image compression with a scale
+  hyperprior", ICLR 2018: analysis g_a, synthesis g_s, hyper-analysis h_a, hyper-synthesis h_s,
+  a factorised prior on z and a Gaussian conditional on y.
+- Minnen, Ballé, Toderici, "Joint Autoregressive and Hierarchical Priors for Learned Image
+  Compression", NeurIPS 2018: the hyperprior predicts means as well as scales.
+- Cui, Wang, Gao, Bai, Feng, "Asymmetric Gained Deep Image Compression With Continuous Rate
+  Adaptation", CVPR 2021: per-channel gain and inverse-gain vectors, one pair per rate-distortion
+  trade-off lambda, interpolated between neighbours for a continuous quality knob.
+
+`forward()` is the training face (noise for the rate, rounding for the reconstruction);
+`compress()` and `decompress()` are the coding face and need `freeze()` first.
+"""
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from aecodec.entropy import EntropyBottleneck, GaussianConditional, IntegerHyperSynthesis
+from aecodec.entropy import coder
+from aecodec.entropy.tables import Tables
+from aecodec.nn import GDN, conv, deconv, subpel_up
+
+
+@dataclass
+class HyperpriorConfig:
+    N: int = 128  # channels of the transforms and of z
+    M: int = 192  # channels of y
+    # Rate-distortion trade-offs, low to high quality; loss = R + lambda * 255^2 * MSE on 0..1.
+    lambdas: tuple[float, ...] = field(
+        default=(0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483, 0.0932)
+    )
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "lambdas": list(self.lambdas)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "HyperpriorConfig":
+        return cls(**{**d, "lambdas": tuple(d["lambdas"])})
+
+
+class Hyperprior(nn.Module):
+    stride = 64  # total downsampling from pixels to z: inputs are padded to a multiple of it
+
+    def __init__(self, config: HyperpriorConfig) -> None:
+        super().__init__()
+        self.config = config
+        N, M, levels = config.N, config.M, len(config.lambdas)
+        self.g_a = nn.Sequential(
+            conv(3, N), GDN(N), conv(N, N), GDN(N), conv(N, N), GDN(N), conv(N, M)
+        )
+        self.g_s = nn.Sequential(
+            deconv(M, N), GDN(N, inverse=True), deconv(N, N), GDN(N, inverse=True),
+            deconv(N, N), GDN(N, inverse=True), deconv(N, 3),
+        )  # fmt: skip
+        self.h_a = nn.Sequential(
+            conv(M, N, 3, 1), nn.ReLU(), conv(N, N), nn.ReLU(), conv(N, N)
+        )
+        self.h_s = nn.Sequential(
+            subpel_up(N, M), nn.ReLU(), subpel_up(M, M * 3 // 2), nn.ReLU(),
+            nn.Conv2d(M * 3 // 2, 2 * M, 1),
+        )  # fmt: skip
+        self.gain = nn.Parameter(torch.ones(levels, M))
+        self.inverse_gain = nn.Parameter(torch.ones(levels, M))
+        self.entropy_bottleneck = EntropyBottleneck(N)
+        self.gaussian = GaussianConditional()
+        self.h_s_exact = IntegerHyperSynthesis(self.h_s)
+        self.tables: dict[str, Tables] = {}
+
+    # -- training face ---------------------------------------------------------------------
+
+    def forward(self, x: Tensor, levels: Tensor) -> dict[str, Tensor]:
+        """x in [0, 1], levels: (B,) integer lambda index per image."""
+        gain = self.gain.abs()[levels][:, :, None, None]
+        inverse_gain = self.inverse_gain.abs()[levels][:, :, None, None]
+        y = self.g_a(x) * gain
+        z = self.h_a(y)
+        z_hat = z + (torch.round(z) - z).detach()
+        scales, means = self.h_s(z_hat).chunk(2, dim=1)
+        if self.training:
+            z_noisy = z + torch.empty_like(z).uniform_(-0.5, 0.5)
+            y_noisy = y + torch.empty_like(y).uniform_(-0.5, 0.5)
+        else:  # evaluation: the rate of the symbols the coder would really send
+            z_noisy, y_noisy = z_hat, torch.round(y - means) + means
+        # The rate sees noise; the synthesis sees what the decoder will: round(y - mu) + mu.
+        y_hat = y + (torch.round(y - means) + means - y).detach()
+        return {
+            "x_hat": self.g_s(y_hat * inverse_gain),
+            "y_likelihood": self.gaussian.likelihood(y_noisy, scales, means),
+            "z_likelihood": self.entropy_bottleneck.likelihood(z_noisy),
+        }
+
+    def aux_loss(self) -> Tensor:
+        return self.entropy_bottleneck.aux_loss()
+
+    # -- coding face -----------------------------------------------------------------------
+
+    def gains(self, quality: float) -> tuple[Tensor, Tensor]:
+        """Gain vectors for a quality in [0, 100], geometric between neighbouring lambdas."""
+        position = float(np.clip(quality, 0, 100)) / 100 * (len(self.config.lambdas) - 1)
+        low = min(int(position), len(self.config.lambdas) - 2)
+        t = position - low
+        gain, inverse = self.gain.abs().detach(), self.inverse_gain.abs().detach()
+        mix = lambda g: g[low] ** (1 - t) * g[low + 1] ** t  # noqa: E731
+        return mix(gain)[None, :, None, None], mix(inverse)[None, :, None, None]
+
+    @torch.no_grad()
+    def freeze(self) -> None:
+        """Build the integer tables and the exact hyper-synthesis; needed before coding."""
+        self.h_s_exact.freeze(self.h_s)
+        self.tables = {"z": self.entropy_bottleneck.freeze(), "y": self.gaussian.freeze()}
+
+    def _require_frozen(self) -> None:
+        if not self.tables:
+            raise RuntimeError("entropy tables missing: call model.freeze() after training")
+
+    @torch.no_grad()
+    def compress_latent(self, y: Tensor) -> tuple[list[bytes], dict[str, float]]:
+        """Gained latent y (1, M, h, w), h and w multiples of 4 -> [z bytes, y bytes], rates.
+
+        The estimated rate is the model's own -log2 likelihood, to compare the file against."""
+        self._require_frozen()
+        z_hat = torch.round(self.h_a(y))
+        means, indexes = self.h_s_exact(z_hat)
+        q = torch.round(y - means)
+        z_symbols = _ints(z_hat)
+        z_rows = np.broadcast_to(np.arange(z_hat.shape[1])[:, None, None], z_symbols.shape)
+        strings = [
+            coder.encode(z_symbols.ravel(), z_rows.ravel(), self.tables["z"]),
+            coder.encode(_ints(q).ravel(), _ints(indexes).ravel(), self.tables["y"]),
+        ]
+        scales = self.h_s(z_hat).chunk(2, dim=1)[0]
+        y_bits = -torch.log2(self.gaussian.likelihood(y, scales, means)).sum()
+        z_bits = -torch.log2(self.entropy_bottleneck.likelihood(z_hat)).sum()
+        return strings, {"estimated_bits": float(y_bits + z_bits)}
+
+    @torch.no_grad()
+    def decompress_latent(self, strings: list[bytes], z_shape: tuple[int, int]) -> Tensor:
+        """Inverse of compress_latent: the gained y_hat, bit-exact with the encoder's."""
+        self._require_frozen()
+        n = self.config.N
+        z_rows = np.broadcast_to(np.arange(n)[:, None, None], (n, *z_shape))
+        z_symbols = coder.decode(strings[0], z_rows.ravel(), self.tables["z"])
+        z_hat = torch.from_numpy(z_symbols.reshape(1, n, *z_shape)).float()
+        means, indexes = self.h_s_exact(z_hat)
+        q = coder.decode(strings[1], _ints(indexes).ravel(), self.tables["y"])
+        return torch.from_numpy(q.reshape(means.shape)).float() + means
+
+
+def _ints(t: Tensor) -> np.ndarray:
+    return t[0].to(torch.int32).cpu().numpy()

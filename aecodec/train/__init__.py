@@ -1,0 +1,1 @@
+"""Training: image data, the rate-distortion loop, checkpoints, distributed set-up."""

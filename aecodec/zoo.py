@@ -1,0 +1,82 @@
+"""Registry of named models: config, weights (safetensors) and model card in one place.
+
+A model is two files side by side, `NAME.safetensors` and `NAME.json`. The card holds the family,
+the config that rebuilds the architecture, and what is known of the weights (data, steps, lambda,
+measured figures). Shipped models live in `aecodec/weights/`; any other path works too.
+"""
+
+import copy
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from safetensors.torch import load_file, save_file
+
+from aecodec.entropy.tables import Tables
+from aecodec.errors import ModelError
+from aecodec.models.hyperprior import Hyperprior, HyperpriorConfig
+
+SHIPPED = Path(__file__).parent / "weights"
+DEFAULT_MODEL = "hyperprior-vr"
+FAMILIES = {"hyperprior": (Hyperprior, HyperpriorConfig)}
+_TABLE_PREFIXES = ("tables.z", "tables.y")
+
+
+@dataclass
+class LoadedModel:
+    name: str
+    model: Hyperprior
+    card: dict
+    weights_hash: bytes  # first 8 bytes of the SHA-256 of the weights file
+
+
+def available_models() -> dict[str, Path]:
+    """Shipped model names -> their weight files."""
+    return {p.stem: p for p in sorted(SHIPPED.glob("*.safetensors"))}
+
+
+def save_model(model: Hyperprior, path: Path, card: dict) -> Path:
+    """Write a frozen copy as `path.safetensors` plus `path.json`; returns the weights path.
+
+    Weights are stored in half precision (half the file); the copy is rounded to it before the
+    tables are built, so the saved tables match the weights exactly as they will be loaded."""
+    path = Path(path).with_suffix("")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model = copy.deepcopy(model).cpu().eval()
+    state = {k: v.detach().half().contiguous() for k, v in model.state_dict().items()}
+    model.load_state_dict({k: v.float() for k, v in state.items()})
+    model.freeze()
+    for prefix in _TABLE_PREFIXES:
+        state.update(model.tables[prefix.split(".")[1]].state(prefix))
+    weights = path.with_suffix(".safetensors")
+    save_file(state, str(weights))
+    card = {**card, "family": "hyperprior", "config": model.config.to_dict()}
+    path.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
+    return weights
+
+
+def load_model(name: str = DEFAULT_MODEL) -> LoadedModel:
+    """A shipped model by name, or a model by the path of its .safetensors file."""
+    weights = available_models().get(name) or Path(name).with_suffix(".safetensors")
+    card_path = weights.with_suffix(".json")
+    if not weights.is_file() or not card_path.is_file():
+        known = ", ".join(available_models()) or "none"
+        raise ModelError(f"unknown model '{name}' (shipped models: {known})")
+    try:
+        card = json.loads(card_path.read_text())
+        family, config_type = FAMILIES[card["family"]]
+        model = family(config_type.from_dict(card["config"]))
+        state = load_file(str(weights))
+        tables = {p.split(".")[1]: Tables.from_state(state, p) for p in _TABLE_PREFIXES}
+        for key in [k for k in state if k.startswith("tables.")]:
+            del state[key]
+        model.load_state_dict({k: v.float() for k, v in state.items()})
+        model.h_s_exact.freeze(model.h_s)
+    except (KeyError, ValueError, RuntimeError, OSError) as error:
+        raise ModelError(f"cannot load model '{name}': {error}") from None
+    model.tables = tables
+    model.eval()
+    digest = hashlib.sha256(weights.read_bytes()).digest()[:8]
+    return LoadedModel(weights.stem if weights.parent != SHIPPED else name, model, card, digest)
+
