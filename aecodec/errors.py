@@ -15,3 +15,7 @@ class UnsupportedImage(AecodecError):
 
 class ModelError(AecodecError):
     """An unknown model, missing weights, or weights that do not match a file."""
+
+
+class OutputExists(AecodecError):
+    """An output file that is already there, when the user did not ask to overwrite it."""

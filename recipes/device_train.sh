@@ -13,13 +13,14 @@ nvidia-smi --query-gpu=name,memory.total --format=csv 2>/dev/null
 # Copy the latest export out every 30 s, so a run cut short still returns a model.
 (while sleep 30; do cp /tmp/run/model.* /tmp/run/log.csv "$out/" 2>/dev/null; done) &
 timeout $(python3 -c "print(int($minutes * 60 + 90))") python3 - "$minutes" <<'PY' 2>&1 | tee "$out/train.log"
-import sys
+import os, sys
 from pathlib import Path
 from aecodec.train.codec import TrainConfig, train_codec
 cfg = TrainConfig(
     train_dirs=[Path(".devdata/photos"), Path(".devdata/bsds500")], val_dir=Path(".devdata/val"),
     out_dir=Path("/tmp/run"), crop=256, batch_size=16, lr=2e-4, minutes=float(sys.argv[1]),
     steps=10**7, checkpoint_minutes=1.5, val_every=2000, log_every=250, seed=0,
+    resume=os.environ.get("RESUME") == "1",
 )
 print(cfg)
 train_codec(cfg)

@@ -1,0 +1,226 @@
+"""The .aec container: one compressed image, its header, and two checksums (see docs/format.md).
+
+Pure bytes: nothing here knows about torch, numpy or what the payloads mean. `pack` writes a
+file, `unpack` reads one and turns every malformed input into a `BitstreamError` with one
+sentence, `describe` summarises a file for `aecodec info`.
+
+Two CRC-32s guard the file. The header CRC covers the header (up to and including the payload
+length table), so the lengths are trusted only once it matches: a short file is then surely
+truncated and a corrupted length field is surely corruption. The file CRC, always the last four
+bytes, covers everything before it, so any single-byte error anywhere is caught whatever the
+parser made of the damaged bytes.
+"""
+
+import math
+import numbers
+import struct
+import zlib
+from dataclasses import dataclass
+
+from aecodec.errors import BitstreamError
+
+MAGIC = b"\x89AEC"  # a non-ASCII first byte, as in PNG, so text tools never take it for text
+FORMAT_VERSION = 1
+LAYOUTS = ("L", "LA", "RGB", "RGBA")  # the layout code is the index in this tuple
+HASH_SIZE = 8  # first bytes of the SHA-256 of the model's weights file
+MAX_SIDE = 1 << 20
+MAX_PIXELS = 1 << 30
+MAX_PAYLOADS = 255
+QUALITY_SCALE = 100  # quality is stored as round(quality * 100), so its step is 0.01
+
+_FIXED = struct.Struct(">8sHIIBB")  # weights hash, quality x 100, width, height, layout, k
+_U32 = struct.Struct(">I")
+
+
+@dataclass(frozen=True)
+class Header:
+    """Everything a decoder needs besides the payloads; a Header that exists is valid."""
+
+    model: str  # registry name of the model, e.g. "hyperprior-vr"
+    weights_hash: bytes  # HASH_SIZE bytes identifying the exact weights
+    quality: float  # 0..100 in steps of 0.01: use quantize_quality() before encoding
+    width: int
+    height: int
+    layout: str  # one of LAYOUTS
+
+    def __post_init__(self):
+        # Normalise friendly types (numpy ints for sizes, a bytearray hash) before checking.
+        for attr in ("width", "height"):
+            value = getattr(self, attr)
+            if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+                object.__setattr__(self, attr, int(value))
+        if isinstance(self.weights_hash, bytearray | memoryview):
+            object.__setattr__(self, "weights_hash", bytes(self.weights_hash))
+        if isinstance(self.quality, numbers.Real) and not isinstance(self.quality, bool):
+            object.__setattr__(self, "quality", float(self.quality))
+        problem = _header_problem(self)
+        if problem:
+            raise ValueError(problem)
+
+
+def quantize_quality(quality: float) -> float:
+    """The nearest quality a file can store. Encode with this value, not the raw one: the decoder
+    only ever sees the stored quality and must derive the same gains as the encoder did."""
+    return round(float(quality) * QUALITY_SCALE) / QUALITY_SCALE
+
+
+def pack(header: Header, payloads: list[bytes]) -> bytes:
+    """The complete .aec file for a header and its payloads."""
+    if not isinstance(header, Header):
+        raise TypeError(f"pack() needs a Header, got {type(header).__name__}")
+    if len(payloads) > MAX_PAYLOADS:
+        raise ValueError(f"{len(payloads)} payloads; a file holds at most {MAX_PAYLOADS}")
+    payloads = [bytes(p) for p in payloads]
+    for i, payload in enumerate(payloads):
+        if len(payload) >= 1 << 32:
+            raise ValueError(f"payload {i} has {len(payload)} bytes; at most 2**32 - 1 fit")
+    name = header.model.encode("utf-8")
+    head = b"".join(
+        [
+            MAGIC,
+            bytes([FORMAT_VERSION, 0, len(name)]),
+            name,
+            _FIXED.pack(
+                header.weights_hash,
+                round(header.quality * QUALITY_SCALE),
+                header.width,
+                header.height,
+                LAYOUTS.index(header.layout),
+                len(payloads),
+            ),
+            *(_U32.pack(len(p)) for p in payloads),
+        ]
+    )
+    body = head + _U32.pack(zlib.crc32(head)) + b"".join(payloads)
+    return body + _U32.pack(zlib.crc32(body))
+
+
+def unpack(data: bytes) -> tuple[Header, list[bytes]]:
+    """Header and payloads of an .aec file; BitstreamError for anything that is not a valid one."""
+    data = memoryview(data).tobytes()  # any bytes-like object; bytes(5) would be five zeros
+    _check_magic_and_version(data)
+    fields, lengths, header_size = _read_header(data)
+    stored = _U32.unpack_from(data, header_size - 4)[0]
+    if zlib.crc32(data[: header_size - 4]) != stored:
+        raise BitstreamError("checksum mismatch: the file is corrupted (in the header)")
+    header = _decode_fields(*fields)
+    expected = header_size + sum(lengths) + 4
+    if len(data) < expected:
+        raise BitstreamError(f"truncated .aec file: it has {len(data)} of its {expected} bytes")
+    if len(data) > expected:
+        extra = len(data) - expected
+        raise BitstreamError(f"{extra} unexpected bytes after the end of the .aec data")
+    if zlib.crc32(data[:-4]) != _U32.unpack_from(data, len(data) - 4)[0]:
+        raise BitstreamError("checksum mismatch: the file is corrupted")
+    payloads, start = [], header_size
+    for length in lengths:
+        payloads.append(data[start : start + length])
+        start += length
+    return header, payloads
+
+
+def describe(header: Header, payloads: list[bytes], total_size: int) -> dict:
+    """Every header field and the sizes that matter, in display order, for `aecodec info`."""
+    payload_bytes = sum(len(p) for p in payloads)
+    return {
+        "format_version": FORMAT_VERSION,
+        "model": header.model,
+        "weights_hash": header.weights_hash.hex(),
+        "quality": header.quality,
+        "width": header.width,
+        "height": header.height,
+        "layout": header.layout,
+        "payload_sizes": [len(p) for p in payloads],
+        "payload_bytes": payload_bytes,
+        "overhead_bytes": total_size - payload_bytes,
+        "total_bytes": total_size,
+        "bits_per_pixel": total_size * 8 / (header.width * header.height),
+    }
+
+
+def _check_magic_and_version(data: bytes) -> None:
+    # Magic and version sit at the same offsets in every version, so they are read before any
+    # checksum: a newer file may checksum differently, and it must still say "upgrade".
+    if not data:
+        raise BitstreamError("empty file: there is no .aec data in it")
+    if len(data) < len(MAGIC) and MAGIC.startswith(data):
+        raise BitstreamError(f"truncated .aec file: it ends after {len(data)} bytes")
+    if data[: len(MAGIC)] != MAGIC:
+        raise BitstreamError("not an .aec file (wrong magic bytes)")
+    if len(data) == len(MAGIC):
+        raise BitstreamError("truncated .aec file: it ends before the format version")
+    version = data[len(MAGIC)]
+    if version > FORMAT_VERSION:
+        raise BitstreamError(
+            f"file format version {version} is newer than this aecodec "
+            f"(reads {FORMAT_VERSION}); upgrade aecodec"
+        )
+    if version != FORMAT_VERSION:
+        raise BitstreamError(
+            f"unknown file format version {version} (this aecodec reads {FORMAT_VERSION})"
+        )
+
+
+def _read_header(data: bytes) -> tuple[tuple, list[int], int]:
+    """Raw header fields, payload lengths and header size (header CRC included), unchecked."""
+
+    def need(end: int, what: str) -> None:
+        if len(data) < end:
+            raise BitstreamError(f"truncated .aec file: it ends inside the header ({what})")
+
+    need(7, "flags and name length")
+    flags, n = data[5], data[6]
+    need(7 + n, "model name")
+    name = data[7 : 7 + n]
+    need(7 + n + _FIXED.size, "image fields")
+    weights_hash, quality, width, height, layout, k = _FIXED.unpack_from(data, 7 + n)
+    table = 7 + n + _FIXED.size
+    need(table + 4 * k + 4, "payload lengths")
+    lengths = [_U32.unpack_from(data, table + 4 * i)[0] for i in range(k)]
+    fields = (flags, name, weights_hash, quality, width, height, layout)
+    return fields, lengths, table + 4 * k + 4
+
+
+def _decode_fields(flags, name, weights_hash, quality, width, height, layout) -> Header:
+    """The Header, once the header CRC has vouched that these bytes are what the writer wrote."""
+    if flags:
+        raise BitstreamError(
+            f"flags byte is {flags:#04x} but version 1 defines no flags; "
+            "the file was written by another program or a newer aecodec"
+        )
+    try:
+        model = name.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BitstreamError("the model name in the file is not valid UTF-8") from None
+    if layout >= len(LAYOUTS):
+        known = ", ".join(f"{code}={text}" for code, text in enumerate(LAYOUTS))
+        raise BitstreamError(f"unknown pixel layout code {layout} (known: {known})")
+    if quality > 100 * QUALITY_SCALE:
+        raise BitstreamError(f"quality field is {quality}, above the maximum of 10000")
+    try:
+        return Header(model, weights_hash, quality / QUALITY_SCALE, width, height, LAYOUTS[layout])
+    except ValueError as error:
+        raise BitstreamError(f"invalid header: {error}") from None
+
+
+def _header_problem(h: Header) -> str | None:
+    """What is wrong with a header, in one sentence, or None."""
+    if not isinstance(h.model, str) or not h.model or not h.model.isprintable():
+        # Printable only: `aecodec info` prints the name, and a file must not drive the terminal.
+        return f"model name must be a non-empty printable string, got {h.model!r}"
+    if len(h.model.encode("utf-8")) > 255:
+        return f"model name {h.model!r} is longer than 255 bytes in UTF-8"
+    if not isinstance(h.weights_hash, bytes) or len(h.weights_hash) != HASH_SIZE:
+        return f"weights hash must be {HASH_SIZE} bytes, got {h.weights_hash!r}"
+    if not isinstance(h.quality, float) or not (math.isfinite(h.quality) and 0 <= h.quality <= 100):
+        return f"quality {h.quality} is outside 0..100"
+    if quantize_quality(h.quality) != h.quality:
+        return f"quality {h.quality} is not a multiple of 0.01; pass it through quantize_quality()"
+    for side in (h.width, h.height):
+        if not isinstance(side, int) or isinstance(side, bool) or not 1 <= side <= MAX_SIDE:
+            return f"image size {h.width}x{h.height} is invalid: each side must be 1..{MAX_SIDE}"
+    if h.width * h.height > MAX_PIXELS:
+        return f"image size {h.width}x{h.height} is over the limit of {MAX_PIXELS} pixels"
+    if h.layout not in LAYOUTS:
+        return f"layout {h.layout!r} is not one of {', '.join(LAYOUTS)}"
+    return None

@@ -1,0 +1,64 @@
+"""Writing output files so that a crash, a full disk or Ctrl-C never leaves half a file in place."""
+
+import contextlib
+import os
+import secrets
+from pathlib import Path
+
+from aecodec.errors import AecodecError, OutputExists
+
+
+def check_output(path: Path, force: bool = False) -> None:
+    """Raise unless `path` can be written; cheap, so callers can fail before any slow work."""
+    path = Path(path)
+    if path.is_dir():
+        raise AecodecError(f"cannot write {path}: it is a folder")
+    if not path.parent.is_dir():
+        raise AecodecError(f"cannot write {path}: the folder {path.parent} does not exist")
+    if path.exists() and not force:
+        raise OutputExists(f"{path} exists; use --force to overwrite")
+
+
+def atomic_write(path: Path, data: bytes, force: bool = False) -> None:
+    """Write `data` to `path` all at once: readers see the old file or the new one, never a part.
+
+    Without `force`, an existing file is refused; a file that appears between that check and the
+    final rename is still replaced (the check is for users, not a lock).
+    """
+    path = Path(path)
+    check_output(path, force)
+    # Same folder as the target, so os.replace is a rename within one file system (atomic).
+    temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    created = False
+    try:
+        # O_EXCL never reuses a stranger's file; 0o666 lets the umask decide, as open() would
+        # (mkstemp would leave the output readable by its owner only).
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+        fd = os.open(temp, flags, 0o666)
+        created = True
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temp, path)
+    except BaseException as error:
+        if created:
+            temp.unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            reason = error.strerror or str(error)
+            raise AecodecError(f"cannot write {path}: {reason}") from error
+        raise
+    _sync_folder(path.parent)
+
+
+def _sync_folder(folder: Path) -> None:
+    # The rename is durable only once the folder's entry is on disk. Windows cannot open a
+    # folder, and some file systems refuse to fsync one: the data itself is already safe.
+    if os.name != "posix":
+        return
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
