@@ -42,13 +42,13 @@ def encode(symbols: np.ndarray, rows: np.ndarray, tables: Tables) -> bytes:
         if len(group):
             encoder.encode(index[group], models[int(rows[group[0]])])
     _encode_escapes(encoder, symbols[order][escaped[order]].astype(np.int64))
-    return encoder.get_compressed().tobytes()
+    return encoder.get_compressed().astype("<u4").tobytes()
 
 
 def decode(data: bytes, rows: np.ndarray, tables: Tables) -> np.ndarray:
     """Inverse of encode: the symbols, in their original order."""
     rows = np.asarray(rows, dtype=np.int64)
-    words = np.frombuffer(data, dtype=np.uint32)
+    words = np.frombuffer(data, dtype="<u4")
     decoder = constriction.stream.queue.RangeDecoder(words)
     order = np.argsort(rows, kind="stable")
     models = _models(tables, rows)

@@ -133,7 +133,7 @@ class Hyperprior(nn.Module):
             coder.encode(_ints(q).ravel(), _ints(indexes).ravel(), self.tables["y"]),
         ]
         scales = self.h_s(z_hat).chunk(2, dim=1)[0]
-        y_bits = -torch.log2(self.gaussian.likelihood(y, scales, means)).sum()
+        y_bits = -torch.log2(self.gaussian.likelihood(q + means, scales, means)).sum()
         z_bits = -torch.log2(self.entropy_bottleneck.likelihood(z_hat)).sum()
         return strings, {"estimated_bits": float(y_bits + z_bits)}
 

@@ -1,0 +1,121 @@
+"""The public coding API: images in, `.aec` bytes out, and back.
+
+compress: read the picture, pad it to the model's stride, run the analysis tile by tile, code the
+latents (see `Hyperprior.compress_latent`), store alpha losslessly, wrap it all in the container.
+decompress: the reverse; the container names the model and a hash of its weights, so a file is
+only ever decoded by the exact weights that wrote it.
+"""
+
+import functools
+import io
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from aecodec import bitstream
+from aecodec.errors import BitstreamError, ModelError
+from aecodec.image import Picture, read_picture, to_pil
+from aecodec.nn.tiling import tiled
+from aecodec.zoo import DEFAULT_MODEL, LoadedModel, load_model
+
+ANALYSIS_TILE, SYNTHESIS_TILE = 1024, 32  # pixels in, latent samples in (= 512 pixels out)
+MARGIN_PIXELS, MARGIN_LATENT = 64, 4  # beyond the receptive fields (about 30 px and 2 samples)
+# The synthesis runs in float64 so that the same symbols give the same pixels whatever the thread
+# count or convolution library: float32 differences (~1e-6) would flip a rounding now and then.
+SYNTHESIS_DTYPE = torch.float64
+
+
+@dataclass
+class Compressed:
+    data: bytes
+    header: bitstream.Header
+    estimated_bits: float  # the model's own -log2 likelihood of the coded symbols
+    warnings: list[str]
+
+
+@functools.lru_cache(maxsize=4)
+def cached_model(name: str) -> LoadedModel:
+    """load_model, remembered: the CLI codes many files with one model."""
+    return load_model(name)
+
+
+def compress(
+    image: str | Image.Image | np.ndarray, quality: float = 75, model: str | None = None
+) -> bytes:
+    """An image (path, PIL image or array) as the bytes of an .aec file."""
+    return compress_picture(read_picture(image), quality, model).data
+
+
+def compress_picture(picture: Picture, quality: float, model: str | None = None) -> Compressed:
+    if not 0 <= quality <= 100:
+        raise ValueError(f"quality must be between 0 and 100, not {quality}")
+    quality = bitstream.quantize_quality(quality)
+    loaded = cached_model(model or DEFAULT_MODEL)
+    net = loaded.model
+    h, w = picture.rgb.shape[:2]
+    x = torch.from_numpy(picture.rgb).permute(2, 0, 1)[None].float().div(255)
+    x = F.pad(x, (0, _pad(w, net.stride), 0, _pad(h, net.stride)), mode="replicate")
+    gain, _ = net.gains(quality)
+    with torch.no_grad():
+        y = tiled(net.g_a, x, 1 / 16, ANALYSIS_TILE, MARGIN_PIXELS) * gain
+    payloads, rates = net.compress_latent(y)
+    if picture.alpha is not None:
+        payloads.append(_png(picture.alpha))
+    header = bitstream.Header(loaded.name, loaded.weights_hash, quality, w, h, picture.layout)
+    data = bitstream.pack(header, payloads)
+    return Compressed(data, header, rates["estimated_bits"], picture.warnings)
+
+
+def decompress(data: bytes) -> Image.Image:
+    """The bytes of an .aec file as a PIL image of the layout that was compressed."""
+    header, payloads = bitstream.unpack(data)
+    loaded = cached_model(header.model)
+    if loaded.weights_hash != header.weights_hash:
+        raise ModelError(
+            f"the file was written with other weights for model '{header.model}' "
+            f"(file {header.weights_hash.hex()}, installed {loaded.weights_hash.hex()})"
+        )
+    has_alpha = header.layout in ("LA", "RGBA")
+    if len(payloads) != 2 + has_alpha:
+        raise BitstreamError(f"expected {2 + has_alpha} payloads, found {len(payloads)}")
+    net = loaded.model
+    z_shape = (math.ceil(header.height / net.stride), math.ceil(header.width / net.stride))
+    try:
+        y_hat = net.decompress_latent(payloads[:2], z_shape)
+    except (ValueError, RuntimeError, IndexError) as error:
+        raise BitstreamError(f"corrupted latent stream: {error}") from None
+    _, inverse_gain = net.gains(header.quality)
+    with torch.no_grad():
+        g_s = net.g_s.to(SYNTHESIS_DTYPE)
+        y_hat = (y_hat * inverse_gain).to(SYNTHESIS_DTYPE)
+        x_hat = tiled(g_s, y_hat, 16, SYNTHESIS_TILE, MARGIN_LATENT)
+        net.g_s.float()
+    x_hat = x_hat[0, :, : header.height, : header.width].clamp(0, 1)
+    rgb = x_hat.mul(255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    alpha = _unpng(payloads[2], header) if has_alpha else None
+    return to_pil(rgb, alpha, header.layout)
+
+
+def _pad(size: int, stride: int) -> int:
+    return -size % stride
+
+
+def _png(plane: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(plane, "L").save(buffer, "PNG", optimize=True)
+    return buffer.getvalue()
+
+
+def _unpng(data: bytes, header: bitstream.Header) -> np.ndarray:
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            plane = np.asarray(image.convert("L"))
+    except Exception as error:  # Pillow raises many types on bad data
+        raise BitstreamError(f"corrupted alpha plane: {error}") from None
+    if plane.shape != (header.height, header.width):
+        raise BitstreamError("alpha plane does not match the image size")
+    return plane
