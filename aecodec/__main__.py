@@ -1,0 +1,3 @@
+from aecodec.cli import main
+
+main()

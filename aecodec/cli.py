@@ -1,0 +1,177 @@
+"""The `aecodec` command line: thin wrappers over the Python API that print one line per file."""
+
+import math
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.progress import Progress
+
+from aecodec import bitstream, codec
+from aecodec.errors import AecodecError
+from aecodec.files import atomic_write, check_output
+from aecodec.image import read_picture, save_picture
+from aecodec.zoo import DEFAULT_MODEL, available_models, load_model
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+Output = Annotated[
+    Path | None, typer.Option("-o", "--output", help="Output file, or folder for many inputs.")
+]
+Force = Annotated[bool, typer.Option("--force", help="Overwrite existing output files.")]
+
+
+def _targets(inputs: list[Path], output: Path | None, suffix: str) -> list[Path]:
+    """Where each input's result goes: beside it, into a folder, or to the one file named."""
+    if output is None:
+        return [p.with_suffix(suffix) for p in inputs]
+    if output.is_dir() or len(inputs) > 1:
+        if not output.is_dir():
+            raise AecodecError(f"{output} is not a folder; several inputs need an output folder")
+        return [output / p.with_suffix(suffix).name for p in inputs]
+    return [output]
+
+
+def _each(inputs: list[Path], targets: list[Path], work) -> None:
+    """Run work(input, target) for each file, one line each; exit 1 if any failed."""
+    failed = 0
+    with Progress(console=err, transient=True, disable=len(inputs) < 2) as progress:
+        task = progress.add_task("coding", total=len(inputs))
+        for source, target in zip(inputs, targets, strict=True):
+            try:
+                out.print(work(source, target))
+            except (AecodecError, ValueError) as error:
+                err.print(f"error: {error}")
+                failed += 1
+            progress.advance(task)
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def compress(
+    images: Annotated[list[Path], typer.Argument(help="Images to compress (PNG, JPEG, ...).")],
+    quality: Annotated[float, typer.Option("-q", "--quality", help="0 to 100, higher is better.")] = 75,
+    model: Annotated[str, typer.Option("-m", "--model", help="Model name or path.")] = DEFAULT_MODEL,
+    output: Output = None,
+    force: Force = False,
+    check: Annotated[bool, typer.Option("--check", help="Decode the file and report PSNR.")] = False,
+) -> None:  # fmt: skip
+    """Compress images to .aec files."""
+
+    def work(source: Path, target: Path) -> str:
+        check_output(target, force)
+        picture = read_picture(source)
+        for warning in picture.warnings:
+            err.print(f"warning: {source}: {warning}")
+        result = codec.compress_picture(picture, quality, model)
+        atomic_write(target, result.data, force)
+        h, w = picture.rgb.shape[:2]
+        line = f"{source} -> {target}  {len(result.data):,} bytes  {len(result.data) * 8 / (h * w):.4f} bpp"
+        if check:
+            decoded = np.asarray(codec.decompress(result.data).convert("RGB"), dtype=np.float64)
+            mse = np.mean((decoded - picture.rgb) ** 2)
+            line += f"  PSNR {10 * math.log10(255**2 / mse) if mse else math.inf:.2f} dB"
+        return line
+
+    _each(images, _targets(images, output, ".aec"), work)
+
+
+@app.command()
+def decompress(
+    files: Annotated[list[Path], typer.Argument(help=".aec files to decode.")],
+    output: Output = None,
+    format: Annotated[str, typer.Option("--format", help="Extension when writing beside or into a folder.")] = "png",
+    force: Force = False,
+) -> None:  # fmt: skip
+    """Decode .aec files to images (format from the output's extension)."""
+
+    def work(source: Path, target: Path) -> str:
+        check_output(target, force)
+        image = codec.decompress(_read(source))
+        save_picture(image, target, force)
+        return f"{source} -> {target}  {image.width}x{image.height} {image.mode}"
+
+    _each(files, _targets(files, output, "." + format.lstrip(".")), work)
+
+
+@app.command()
+def info(file: Annotated[Path, typer.Argument(help="An .aec file.")]) -> None:
+    """Print the header and payload sizes of an .aec file."""
+    data = _read(file)
+    header, payloads = bitstream.unpack(data)
+    for key, value in bitstream.describe(header, payloads, len(data)).items():
+        out.print(f"{key:>16}: {value}")
+
+
+@app.command()
+def models() -> None:
+    """List the shipped models."""
+    for name in available_models():
+        card = load_model(name).card
+        default = " (default)" if name == DEFAULT_MODEL else ""
+        out.print(f"{name}{default}: {card.get('description', card['family'])}")
+        for row in card.get("kodak", []):
+            out.print(f"    quality {row['quality']:>5}: {row['bpp']:.3f} bpp, {row['psnr']:.2f} dB")
+
+
+@app.command()
+def train(
+    folders: Annotated[list[Path], typer.Argument(help="Folders of training images (recursive).")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Checkpoints, log and final model.")] = Path("runs/codec"),
+    val: Annotated[Path | None, typer.Option("--val", help="Held-out images for validation.")] = None,
+    steps: Annotated[int, typer.Option(help="Training steps.")] = 100_000,
+    minutes: Annotated[float | None, typer.Option(help="Wall-clock budget instead of steps.")] = None,
+    batch_size: Annotated[int, typer.Option(help="Images per step per process.")] = 8,
+    crop: Annotated[int, typer.Option(help="Crop size in pixels.")] = 256,
+    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-4,
+    channels: Annotated[tuple[int, int], typer.Option(help="N and M: transform and latent channels.")] = (128, 192),
+    lambdas: Annotated[str, typer.Option(help="Comma-separated rate-distortion trade-offs.")] = "0.0018,0.0035,0.0067,0.013,0.025,0.0483,0.0932",
+    seed: Annotated[int, typer.Option(help="Seed for weights, crops and levels.")] = 0,
+    checkpoint_minutes: Annotated[float, typer.Option(help="Minutes between checkpoints.")] = 10.0,
+    val_every: Annotated[int, typer.Option(help="Steps between validations.")] = 1000,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT/checkpoint.pt.")] = False,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+) -> None:  # fmt: skip
+    """Train a variable-rate codec on your images (also under torchrun for several processes)."""
+    from aecodec.models.hyperprior import HyperpriorConfig
+    from aecodec.train.codec import TrainConfig, train_codec
+
+    config = HyperpriorConfig(*channels, tuple(float(v) for v in lambdas.split(",")))
+    weights = train_codec(TrainConfig(
+        folders, out_dir, val, config, crop, batch_size, lr, steps=steps, minutes=minutes,
+        seed=seed, checkpoint_minutes=checkpoint_minutes, val_every=val_every, device=device,
+        resume=resume,
+    ))  # fmt: skip
+    if weights:
+        out.print(f"model written to {weights}")
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise AecodecError(f"cannot read {path}: {error.strerror}") from None
+
+
+def main() -> None:
+    """Entry point: every user error becomes one line on stderr and exit status 1."""
+    try:
+        sys.exit(app(standalone_mode=False) or 0)
+    except AecodecError as error:
+        err.print(f"error: {error}")
+        sys.exit(1)
+    except typer.Abort:
+        err.print("interrupted")
+        sys.exit(130)
+    except typer.TyperException as error:  # bad options: typer's usage message
+        error.show()
+        sys.exit(getattr(error, "exit_code", 2))
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
