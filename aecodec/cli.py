@@ -85,6 +85,7 @@ def compress(
 @app.command()
 def decompress(
     files: Annotated[list[Path], typer.Argument(help=".aec files to decode.")],
+    model: Annotated[str | None, typer.Option("-m", "--model", help="Model path, if not shipped.")] = None,
     output: Output = None,
     format: Annotated[str, typer.Option("--format", help="Extension when writing beside or into a folder.")] = "png",
     force: Force = False,
@@ -93,7 +94,7 @@ def decompress(
 
     def work(source: Path, target: Path) -> str:
         check_output(target, force)
-        image = codec.decompress(_read(source))
+        image = codec.decompress(_read(source), model)
         save_picture(image, target, force)
         return f"{source} -> {target}  {image.width}x{image.height} {image.mode}"
 

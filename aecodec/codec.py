@@ -70,10 +70,12 @@ def compress_picture(picture: Picture, quality: float, model: str | None = None)
     return Compressed(data, header, rates["estimated_bits"], picture.warnings)
 
 
-def decompress(data: bytes) -> Image.Image:
-    """The bytes of an .aec file as a PIL image of the layout that was compressed."""
+def decompress(data: bytes, model: str | None = None) -> Image.Image:
+    """The bytes of an .aec file as a PIL image of the layout that was compressed.
+
+    The file names its model; pass `model` (a path) for one that is not shipped."""
     header, payloads = bitstream.unpack(data)
-    loaded = cached_model(header.model)
+    loaded = cached_model(model or header.model)
     if loaded.weights_hash != header.weights_hash:
         raise ModelError(
             f"the file was written with other weights for model '{header.model}' "

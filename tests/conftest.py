@@ -1,0 +1,46 @@
+"""Shared fixtures: a tiny frozen codec (untrained weights code exactly too) and test images."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from aecodec.models.hyperprior import Hyperprior, HyperpriorConfig
+from aecodec.zoo import save_model
+
+TINY = HyperpriorConfig(N=16, M=24, lambdas=(0.01, 0.1))
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> str:
+    """Path (without suffix) of a tiny saved model, usable as `model=` everywhere."""
+    torch.manual_seed(0)
+    model = Hyperprior(TINY)
+    with torch.no_grad():  # scale the gains so latents span several symbols
+        model.gain.mul_(torch.tensor([[4.0], [12.0]]))
+    path = tmp_path_factory.mktemp("models") / "tiny"
+    save_model(model, path, {"description": "untrained test model"})
+    return str(path)
+
+
+def smooth_image(h: int, w: int, channels: int = 3, seed: int = 0) -> np.ndarray:
+    """A natural-looking test image: smooth gradients, a disc and mild noise, uint8 HxWxC."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w] / max(h, w, 1)
+    planes = []
+    for c in range(channels):
+        phase = rng.uniform(0, 6)
+        plane = 0.5 + 0.3 * np.sin(4 * xx + phase) * np.cos(3 * yy - phase)
+        plane += 0.2 * (((xx - 0.5) ** 2 + (yy - 0.5) ** 2) < 0.08)
+        planes.append(plane + rng.normal(0, 0.02, (h, w)))
+    return (np.clip(np.stack(planes, -1), 0, 1) * 255).round().astype(np.uint8)
+
+
+@pytest.fixture
+def image_path(tmp_path: Path) -> Path:
+    from PIL import Image
+
+    path = tmp_path / "photo.png"
+    Image.fromarray(smooth_image(40, 56)).save(path)
+    return path

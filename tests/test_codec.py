@@ -1,0 +1,108 @@
+"""The public API: any image in, the same kind of image out, exactly reproducible."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import aecodec
+from aecodec import bitstream
+from aecodec.errors import AecodecError, BitstreamError, ModelError
+from tests.conftest import smooth_image
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return 10 * np.log10(255**2 / max(mse, 1e-12))
+
+
+@pytest.mark.parametrize("layout", ["L", "LA", "RGB", "RGBA"])
+@pytest.mark.parametrize("size", [(1, 1), (3, 5), (17, 9), (65, 130)])
+def test_round_trip_keeps_layout_size_and_alpha(tiny_model, layout, size):
+    h, w = size
+    pixels = smooth_image(h, w, len(layout), seed=h * w)
+    image = Image.fromarray(pixels[..., 0] if layout == "L" else pixels, layout)
+    out = aecodec.decompress(aecodec.compress(image, quality=50, model=tiny_model), tiny_model)
+    assert out.mode == layout and out.size == (w, h)
+    if "A" in layout:  # alpha is lossless
+        assert np.array_equal(np.asarray(out)[..., -1], pixels[..., -1])
+
+
+def test_numpy_arrays_are_accepted(tiny_model):
+    pixels = smooth_image(20, 30)
+    out = aecodec.decompress(aecodec.compress(pixels, quality=90, model=tiny_model), tiny_model)
+    assert np.asarray(out).shape == (20, 30, 3)
+
+
+def test_long_strip_round_trips(tiny_model):
+    pixels = smooth_image(16, 3000)
+    out = aecodec.decompress(aecodec.compress(pixels, model=tiny_model), tiny_model)
+    assert out.size == (3000, 16)
+
+
+def test_shipped_model_reconstructs_well_and_rate_grows_with_quality():
+    pixels = smooth_image(64, 96)
+    sizes, qualities = [], []
+    for quality in (0, 50, 100):
+        data = aecodec.compress(pixels, quality=quality)
+        sizes.append(len(data))
+        qualities.append(psnr(np.asarray(aecodec.decompress(data)), pixels))
+    assert sizes == sorted(sizes) and sizes[0] < sizes[-1]
+    assert qualities[-1] > 30
+
+
+def test_decoding_is_identical_in_another_process_with_other_threads_and_no_onednn(
+    tiny_model, tmp_path
+):
+    data = aecodec.compress(smooth_image(70, 90), quality=60, model=tiny_model)
+    (tmp_path / "x.aec").write_bytes(data)
+    expected = np.asarray(aecodec.decompress(data, tiny_model))
+    script = (
+        "import sys, torch, numpy as np, aecodec\n"
+        "torch.set_num_threads(1); torch.backends.mkldnn.enabled = False\n"
+        "img = aecodec.decompress(open(sys.argv[1], 'rb').read(), sys.argv[3])\n"
+        "np.save(sys.argv[2], np.asarray(img))\n"
+    )
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "x.aec"), str(tmp_path / "y.npy"), tiny_model],
+        check=True, env=env, cwd=Path(__file__).parent.parent,
+    )  # fmt: skip
+    assert np.array_equal(np.load(tmp_path / "y.npy"), expected)
+
+
+def test_every_single_byte_corruption_ends_in_a_clean_error(tiny_model):
+    data = aecodec.compress(smooth_image(8, 8), model=tiny_model)
+    for i in range(len(data)):
+        corrupted = bytearray(data)
+        corrupted[i] ^= 0x5A
+        with pytest.raises(AecodecError):
+            aecodec.decompress(bytes(corrupted), tiny_model)
+
+
+def test_truncated_file_is_a_clean_error(tiny_model):
+    data = aecodec.compress(smooth_image(8, 8), model=tiny_model)
+    for n in (0, 3, len(data) // 2, len(data) - 1):
+        with pytest.raises(BitstreamError):
+            aecodec.decompress(data[:n], tiny_model)
+
+
+def test_file_from_other_weights_is_refused(tiny_model):
+    header, payloads = bitstream.unpack(aecodec.compress(smooth_image(8, 8), model=tiny_model))
+    forged = bitstream.Header(header.model, b"\0" * 8, header.quality, 8, 8, header.layout)
+    with pytest.raises(ModelError, match="other weights"):
+        aecodec.decompress(bitstream.pack(forged, payloads), tiny_model)
+
+
+def test_unknown_model_is_a_clear_error():
+    with pytest.raises(ModelError, match="unknown model 'nope'"):
+        aecodec.compress(smooth_image(8, 8), model="nope")
+
+
+def test_quality_outside_0_to_100_is_refused(tiny_model):
+    with pytest.raises(ValueError, match="between 0 and 100"):
+        aecodec.compress(smooth_image(8, 8), quality=101, model=tiny_model)
