@@ -1,0 +1,76 @@
+"""The command line as a user meets it: one line per file, one error line and exit 1 on bad input."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from aecodec.cli import app
+
+ROOT = Path(__file__).parent.parent
+
+
+def aecodec(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "aecodec", *map(str, args)],
+        capture_output=True, text=True, cwd=ROOT, timeout=120,
+    )  # fmt: skip
+
+
+def test_compress_info_decompress(tiny_model, image_path):
+    done = aecodec("compress", image_path, "-m", tiny_model, "-q", "80", "--check")
+    assert done.returncode == 0, done.stderr
+    assert "bytes" in done.stdout and "bpp" in done.stdout and "PSNR" in done.stdout
+    packed = image_path.with_suffix(".aec")
+    info = aecodec("info", packed)
+    assert "tiny" in info.stdout and "56" in info.stdout and "40" in info.stdout
+    out = image_path.parent / "restored.webp"
+    done = aecodec("decompress", packed, "-m", tiny_model, "-o", out)
+    assert done.returncode == 0, done.stderr and out.exists()
+
+
+def test_many_files_into_a_folder(tiny_model, image_path, tmp_path):
+    second = tmp_path / "second.png"
+    second.write_bytes(image_path.read_bytes())
+    (tmp_path / "out").mkdir()
+    done = aecodec("compress", image_path, second, "-m", tiny_model, "-o", tmp_path / "out")
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout.strip().splitlines()) == 2
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["photo.aec", "second.aec"]
+
+
+def test_existing_output_is_kept_without_force(tiny_model, image_path):
+    target = image_path.with_suffix(".aec")
+    target.write_bytes(b"precious")
+    done = aecodec("compress", image_path, "-m", tiny_model)
+    assert done.returncode == 1 and "--force" in done.stderr
+    assert target.read_bytes() == b"precious"
+    assert aecodec("compress", image_path, "-m", tiny_model, "--force").returncode == 0
+    assert target.read_bytes() != b"precious"
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda p: p.write_text("not an image"), "not an image"),
+        (lambda p: p.write_bytes(b"\x89AEC\x01"), "truncated"),
+        (lambda p: p.write_bytes(b"GIF89a" + bytes(40)), "not an .aec file"),
+    ],
+)
+def test_bad_input_is_one_error_line_and_exit_1(tmp_path, make, message):
+    bad = tmp_path / "bad.aec"
+    make(bad)
+    command = "compress" if message == "not an image" else "decompress"
+    done = aecodec(command, bad, "-o", tmp_path / "out.png")
+    assert done.returncode == 1
+    assert done.stderr.strip().count("\n") == 0 and message in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_every_command_has_help_and_appears_in_the_readme():
+    readme = (ROOT / "README.md").read_text()
+    for command in app.registered_commands:
+        name = command.name or command.callback.__name__
+        assert command.callback.__doc__, f"{name} has no help text"
+        assert f"aecodec {name}" in readme, f"README does not show `aecodec {name}`"

@@ -1,0 +1,67 @@
+"""The entropy coder and the exact integer path: what makes decoding bit-exact."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from aecodec.entropy import IntegerHyperSynthesis, coder
+from aecodec.entropy.gaussian import GaussianConditional
+from aecodec.entropy.tables import PRECISION, quantise_pmfs, table_bits
+from aecodec.nn import subpel_up
+
+
+def test_tables_sum_to_the_precision_and_never_give_zero_probability():
+    tables = GaussianConditional.freeze()
+    counts, lengths = tables.counts.numpy(), tables.lengths.numpy()
+    for row, length in zip(counts, lengths, strict=True):
+        assert row[: length + 1].sum() == 1 << PRECISION
+        assert (row[: length + 1] >= 1).all() and (row[length + 1 :] == 0).all()
+
+
+def test_coder_round_trips_symbols_including_escapes():
+    rng = np.random.default_rng(0)
+    tables = quantise_pmfs([np.array([0.2, 0.6, 0.2]), np.array([0.5, 0.5])], [-1, 0])
+    rows = rng.integers(0, 2, 5000)
+    symbols = np.rint(rng.normal(0, 2, 5000)).astype(np.int32)
+    symbols[:3] = [10**6, -(10**6), 123]  # far outside both tables
+    data = coder.encode(symbols, rows, tables)
+    assert np.array_equal(coder.decode(data, rows, tables), symbols)
+
+
+def test_coded_size_matches_the_ideal_code_length():
+    rng = np.random.default_rng(1)
+    tables = GaussianConditional.freeze()
+    rows = rng.integers(0, 40, 200_000)
+    scales = np.exp(np.linspace(np.log(0.11), np.log(256), 64))[rows]
+    symbols = np.rint(rng.normal(0, scales)).astype(np.int32)
+    ideal = table_bits(tables, symbols, rows)
+    actual = len(coder.encode(symbols, rows, tables)) * 8
+    assert ideal <= actual < ideal * 1.005 + 64
+
+
+def test_integer_hyper_synthesis_ignores_thread_count():
+    torch.manual_seed(0)
+    layers = nn.Sequential(subpel_up(8, 12), nn.ReLU(), nn.Conv2d(12, 16, 1))
+    exact = IntegerHyperSynthesis(layers)
+    exact.freeze(layers)
+    z = torch.randint(-20, 20, (1, 8, 9, 11)).float()
+    threads = torch.get_num_threads()
+    means, indexes = exact(z)
+    try:
+        torch.set_num_threads(1)
+        means_1, indexes_1 = exact(z)
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(means, means_1) and torch.equal(indexes, indexes_1)
+    # and it follows the float layers closely
+    scales, float_means = layers(z).chunk(2, dim=1)
+    assert (means - float_means).abs().max() < 0.05
+
+
+def test_weights_too_large_for_exact_sums_are_refused():
+    layers = nn.Sequential(nn.Conv2d(4, 4, 3, padding=1))
+    with torch.no_grad():
+        layers[0].weight.fill_(1e6)
+    with pytest.raises(ValueError, match="too large"):
+        IntegerHyperSynthesis(layers).freeze(layers)
