@@ -1,8 +1,8 @@
 """aecodec: a learned image codec and autoencoder toolkit.
 
-    import aecodec
-    data = aecodec.compress("photo.png", quality=75)   # bytes of an .aec file
-    image = aecodec.decompress(data)                    # a PIL image
+import aecodec
+data = aecodec.compress("photo.png", quality=75)   # bytes of an .aec file
+image = aecodec.decompress(data)                    # a PIL image
 """
 
 from aecodec.codec import compress, decompress

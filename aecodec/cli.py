@@ -56,12 +56,18 @@ def _each(inputs: list[Path], targets: list[Path], work) -> None:
 @app.command()
 def compress(
     images: Annotated[list[Path], typer.Argument(help="Images to compress (PNG, JPEG, ...).")],
-    quality: Annotated[float, typer.Option("-q", "--quality", help="0 to 100, higher is better.")] = 75,
-    model: Annotated[str, typer.Option("-m", "--model", help="Model name or path.")] = DEFAULT_MODEL,
+    quality: Annotated[
+        float, typer.Option("-q", "--quality", help="0 to 100, higher is better.")
+    ] = 75,
+    model: Annotated[
+        str, typer.Option("-m", "--model", help="Model name or path.")
+    ] = DEFAULT_MODEL,
     output: Output = None,
     force: Force = False,
-    check: Annotated[bool, typer.Option("--check", help="Decode the file and report PSNR.")] = False,
-) -> None:  # fmt: skip
+    check: Annotated[
+        bool, typer.Option("--check", help="Decode the file and report PSNR.")
+    ] = False,
+) -> None:
     """Compress images to .aec files."""
 
     def work(source: Path, target: Path) -> str:
@@ -71,10 +77,11 @@ def compress(
             err.print(f"warning: {source}: {warning}")
         result = codec.compress_picture(picture, quality, model)
         atomic_write(target, result.data, force)
-        h, w = picture.rgb.shape[:2]
-        line = f"{source} -> {target}  {len(result.data):,} bytes  {len(result.data) * 8 / (h * w):.4f} bpp"
+        size, (h, w) = len(result.data), picture.rgb.shape[:2]
+        line = f"{source} -> {target}  {size:,} bytes  {size * 8 / (h * w):.4f} bpp"
         if check:
-            decoded = np.asarray(codec.decompress(result.data).convert("RGB"), dtype=np.float64)
+            decoded = codec.decompress(result.data, model).convert("RGB")
+            decoded = np.asarray(decoded, dtype=np.float64)
             mse = np.mean((decoded - picture.rgb) ** 2)
             line += f"  PSNR {10 * math.log10(255**2 / mse) if mse else math.inf:.2f} dB"
         return line
@@ -85,11 +92,15 @@ def compress(
 @app.command()
 def decompress(
     files: Annotated[list[Path], typer.Argument(help=".aec files to decode.")],
-    model: Annotated[str | None, typer.Option("-m", "--model", help="Model path, if not shipped.")] = None,
+    model: Annotated[
+        str | None, typer.Option("-m", "--model", help="Model path, if not shipped.")
+    ] = None,
     output: Output = None,
-    format: Annotated[str, typer.Option("--format", help="Extension when writing beside or into a folder.")] = "png",
+    format: Annotated[
+        str, typer.Option("--format", help="Extension when writing beside or into a folder.")
+    ] = "png",
     force: Force = False,
-) -> None:  # fmt: skip
+) -> None:
     """Decode .aec files to images (format from the output's extension)."""
 
     def work(source: Path, target: Path) -> str:
@@ -118,27 +129,41 @@ def models() -> None:
         default = " (default)" if name == DEFAULT_MODEL else ""
         out.print(f"{name}{default}: {card.get('description', card['family'])}")
         for row in card.get("kodak", []):
-            out.print(f"    quality {row['quality']:>5}: {row['bpp']:.3f} bpp, {row['psnr']:.2f} dB")
+            out.print(
+                f"    quality {row['quality']:>5}: {row['bpp']:.3f} bpp, {row['psnr']:.2f} dB"
+            )
 
 
 @app.command()
 def train(
     folders: Annotated[list[Path], typer.Argument(help="Folders of training images (recursive).")],
-    out_dir: Annotated[Path, typer.Option("--out", help="Checkpoints, log and final model.")] = Path("runs/codec"),
-    val: Annotated[Path | None, typer.Option("--val", help="Held-out images for validation.")] = None,
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Checkpoints, log and final model.")
+    ] = Path("runs/codec"),
+    val: Annotated[
+        Path | None, typer.Option("--val", help="Held-out images for validation.")
+    ] = None,
     steps: Annotated[int, typer.Option(help="Training steps.")] = 100_000,
-    minutes: Annotated[float | None, typer.Option(help="Wall-clock budget instead of steps.")] = None,
+    minutes: Annotated[
+        float | None, typer.Option(help="Wall-clock budget instead of steps.")
+    ] = None,
     batch_size: Annotated[int, typer.Option(help="Images per step per process.")] = 8,
     crop: Annotated[int, typer.Option(help="Crop size in pixels.")] = 256,
     lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-4,
-    channels: Annotated[tuple[int, int], typer.Option(help="N and M: transform and latent channels.")] = (128, 192),
-    lambdas: Annotated[str, typer.Option(help="Comma-separated rate-distortion trade-offs.")] = "0.0018,0.0035,0.0067,0.013,0.025,0.0483,0.0932",
+    channels: Annotated[
+        tuple[int, int], typer.Option(help="N and M: transform and latent channels.")
+    ] = (128, 192),
+    lambdas: Annotated[
+        str, typer.Option(help="Comma-separated rate-distortion trade-offs.")
+    ] = "0.0018,0.0035,0.0067,0.013,0.025,0.0483,0.0932",
     seed: Annotated[int, typer.Option(help="Seed for weights, crops and levels.")] = 0,
     checkpoint_minutes: Annotated[float, typer.Option(help="Minutes between checkpoints.")] = 10.0,
     val_every: Annotated[int, typer.Option(help="Steps between validations.")] = 1000,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT/checkpoint.pt.")] = False,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue from OUT/checkpoint.pt.")
+    ] = False,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
-) -> None:  # fmt: skip
+) -> None:
     """Train a variable-rate codec on your images (also under torchrun for several processes)."""
     from aecodec.models.hyperprior import HyperpriorConfig
     from aecodec.train.codec import TrainConfig, train_codec

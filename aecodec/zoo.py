@@ -79,4 +79,3 @@ def load_model(name: str = DEFAULT_MODEL) -> LoadedModel:
     model.eval()
     digest = hashlib.sha256(weights.read_bytes()).digest()[:8]
     return LoadedModel(weights.stem if weights.parent != SHIPPED else name, model, card, digest)
-

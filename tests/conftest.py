@@ -29,7 +29,7 @@ def smooth_image(h: int, w: int, channels: int = 3, seed: int = 0) -> np.ndarray
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:h, 0:w] / max(h, w, 1)
     planes = []
-    for c in range(channels):
+    for _ in range(channels):
         phase = rng.uniform(0, 6)
         plane = 0.5 + 0.3 * np.sin(4 * xx + phase) * np.cos(3 * yy - phase)
         plane += 0.2 * (((xx - 0.5) ** 2 + (yy - 0.5) ** 2) < 0.08)

@@ -1,4 +1,4 @@
-"""The command line as a user meets it: one line per file, one error line and exit 1 on bad input."""
+"""The command line as a user meets it: one line per file, one error line and exit 1."""
 
 import subprocess
 import sys

@@ -3,7 +3,6 @@
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -68,10 +67,8 @@ def test_decoding_is_identical_in_another_process_with_other_threads_and_no_oned
         "np.save(sys.argv[2], np.asarray(img))\n"
     )
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    subprocess.run(
-        [sys.executable, "-c", script, str(tmp_path / "x.aec"), str(tmp_path / "y.npy"), tiny_model],
-        check=True, env=env, cwd=Path(__file__).parent.parent,
-    )  # fmt: skip
+    args = [str(tmp_path / "x.aec"), str(tmp_path / "y.npy"), tiny_model]
+    subprocess.run([sys.executable, "-c", script, *args], check=True, env=env)
     assert np.array_equal(np.load(tmp_path / "y.npy"), expected)
 
 

@@ -79,5 +79,7 @@ class EntropyBottleneck(nn.Module):
         grid = torch.arange(int(lo.min()), int(hi.max()) + 1, device=q.device)
         lik = self._likelihood(grid.float().expand(self.channels, 1, -1))[:, 0].double().cpu()
         start = lo - grid[0]
-        pmfs = [lik[c, start[c] : start[c] + hi[c] - lo[c] + 1].numpy() for c in range(self.channels)]
+        pmfs = [
+            lik[c, start[c] : start[c] + hi[c] - lo[c] + 1].numpy() for c in range(self.channels)
+        ]
         return quantise_pmfs(pmfs, lo.tolist())

@@ -19,8 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from aecodec.entropy import EntropyBottleneck, GaussianConditional, IntegerHyperSynthesis
-from aecodec.entropy import coder
+from aecodec.entropy import EntropyBottleneck, GaussianConditional, IntegerHyperSynthesis, coder
 from aecodec.entropy.tables import Tables
 from aecodec.nn import GDN, conv, deconv, subpel_up
 
@@ -56,9 +55,7 @@ class Hyperprior(nn.Module):
             deconv(M, N), GDN(N, inverse=True), deconv(N, N), GDN(N, inverse=True),
             deconv(N, N), GDN(N, inverse=True), deconv(N, 3),
         )  # fmt: skip
-        self.h_a = nn.Sequential(
-            conv(M, N, 3, 1), nn.ReLU(), conv(N, N), nn.ReLU(), conv(N, N)
-        )
+        self.h_a = nn.Sequential(conv(M, N, 3, 1), nn.ReLU(), conv(N, N), nn.ReLU(), conv(N, N))
         self.h_s = nn.Sequential(
             subpel_up(N, M), nn.ReLU(), subpel_up(M, M * 3 // 2), nn.ReLU(),
             nn.Conv2d(M * 3 // 2, 2 * M, 1),

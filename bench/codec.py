@@ -1,0 +1,68 @@
+"""Kodak figures of a shipped codec model: rate, quality, coding overhead, speed.
+
+    python bench/codec.py ../shared/data/kodak [--qualities 0,33,67,100] [--model NAME]
+
+For each quality: mean bits per pixel of the real .aec files, mean PSNR (RGB, 8-bit output), the
+file size against the model's estimated rate (sum of -log2 p) plus the container header, and the
+mean encode and decode seconds per image with the machine's threads.
+"""
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from aecodec import bitstream, codec
+from aecodec.eval.metrics import psnr
+from aecodec.image import read_picture
+from aecodec.train.data import find_images
+
+
+def measure(path: Path, quality: float, model: str | None) -> dict:
+    picture = read_picture(path)
+    h, w = picture.rgb.shape[:2]
+    start = time.perf_counter()
+    result = codec.compress_picture(picture, quality, model)
+    encode = time.perf_counter() - start
+    start = time.perf_counter()
+    decoded = codec.decompress(result.data)
+    decode = time.perf_counter() - start
+    _, payloads = bitstream.unpack(result.data)
+    header_bytes = len(result.data) - sum(len(p) for p in payloads)
+    return {
+        "bpp": len(result.data) * 8 / (h * w),
+        "estimated_bpp": (result.estimated_bits + header_bytes * 8) / (h * w),
+        "psnr": psnr(np.asarray(decoded.convert("RGB")), picture.rgb),
+        "encode_s": encode,
+        "decode_s": decode,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("--qualities", default="0,33,67,100")
+    parser.add_argument("--model", default=None)
+    parser.add_argument("--limit", type=int, default=None, help="only the first N images")
+    args = parser.parse_args()
+    images = find_images([args.folder])[: args.limit]
+    qualities = [float(q) for q in args.qualities.split(",")]
+    codec.compress_picture(read_picture(images[0]), qualities[0], args.model)  # warm-up
+    print(f"{len(images)} images from {args.folder}, {torch.get_num_threads()} threads")
+    print("| quality | bpp | PSNR dB | file vs estimate | encode s | decode s |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    for quality in qualities:
+        rows = [measure(path, quality, args.model) for path in images]
+        mean = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+        overhead = (mean["bpp"] / mean["estimated_bpp"] - 1) * 100
+        print(
+            f"| {quality:g} | {mean['bpp']:.4f} | {mean['psnr']:.2f} | {overhead:+.2f}% "
+            f"| {mean['encode_s']:.2f} | {mean['decode_s']:.2f} |",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
