@@ -8,7 +8,10 @@ mean encode and decode seconds per image with the machine's threads.
 """
 
 import argparse
+import json
+import sys
 import time
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +21,7 @@ from aecodec import bitstream, codec
 from aecodec.eval.metrics import psnr
 from aecodec.image import read_picture
 from aecodec.train.data import find_images
+from aecodec.zoo import DEFAULT_MODEL, available_models
 
 
 def measure(path: Path, quality: float, model: str | None) -> dict:
@@ -46,6 +50,7 @@ def main() -> None:
     parser.add_argument("--qualities", default="0,33,67,100")
     parser.add_argument("--model", default=None)
     parser.add_argument("--limit", type=int, default=None, help="only the first N images")
+    parser.add_argument("--write-card", action="store_true", help="store the figures in the card")
     args = parser.parse_args()
     images = find_images([args.folder])[: args.limit]
     qualities = [float(q) for q in args.qualities.split(",")]
@@ -53,6 +58,7 @@ def main() -> None:
     print(f"{len(images)} images from {args.folder}, {torch.get_num_threads()} threads")
     print("| quality | bpp | PSNR dB | file vs estimate | encode s | decode s |")
     print("|---:|---:|---:|---:|---:|---:|")
+    figures = []
     for quality in qualities:
         rows = [measure(path, quality, args.model) for path in images]
         mean = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
@@ -62,6 +68,18 @@ def main() -> None:
             f"| {mean['encode_s']:.2f} | {mean['decode_s']:.2f} |",
             flush=True,
         )
+        figures.append({"quality": quality, **{k: round(v, 4) for k, v in mean.items()}})
+    if args.write_card:
+        write_card(args.model or DEFAULT_MODEL, figures, " ".join(sys.argv))
+
+
+def write_card(model: str, figures: list[dict], command: str) -> None:
+    """Record the figures in the shipped model's card (the weights, and their hash, stay)."""
+    card_path = available_models()[model].with_suffix(".json")
+    card = json.loads(card_path.read_text())
+    card["kodak"] = figures
+    card["kodak_measured"] = {"command": command, "date": date.today().isoformat()}
+    card_path.write_text(json.dumps(card, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -124,13 +124,20 @@ def _jxl() -> Codec:
 
 
 def _aec(model: str | None = None) -> Codec:
+    from importlib.metadata import PackageNotFoundError, version
+
     import aecodec  # late: the classic codecs must work while the learned one is unavailable
 
+    try:
+        release = version("aecodec")
+    except PackageNotFoundError:  # run from a checkout that is not installed
+        release = "(not installed)"
+    named = model or getattr(aecodec.zoo, "DEFAULT_MODEL", "default")
     settings = (0, 17, 33, 50, 67, 83, 100)
     return Codec(
         name="aec" if model is None else f"aec:{model}",
         settings=settings,
-        description=f"aecodec, model {model or 'default'}, quality in {list(settings)}",
+        description=f"aecodec {release}, model {named}, quality in {list(settings)}",
         encode=lambda image, quality: aecodec.compress(image, quality=quality, model=model),
         decode=lambda data: aecodec.decompress(data).convert("RGB"),
     )
