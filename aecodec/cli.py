@@ -17,8 +17,8 @@ from aecodec.image import read_picture, save_picture
 from aecodec.zoo import DEFAULT_MODEL, available_models, load_model
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True, markup=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 Output = Annotated[
     Path | None, typer.Option("-o", "--output", help="Output file, or folder for many inputs.")
@@ -122,6 +122,32 @@ def info(file: Annotated[Path, typer.Argument(help="An .aec file.")]) -> None:
 
 
 @app.command()
+def bench(
+    folder: Annotated[Path, typer.Argument(help="Folder of test images (e.g. Kodak).")],
+    codecs: Annotated[
+        str, typer.Option(help="Comma-separated: aec, aec:MODEL, jpeg, webp, avif, jxl, jp2.")
+    ] = "aec,jpeg,webp,avif,jxl,jp2",
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for CSV, JSON, plots.")] = Path(
+        "bench-out"
+    ),
+    anchor: Annotated[str, typer.Option(help="Codec the BD-rates refer to.")] = "jpeg",
+    html: Annotated[bool, typer.Option("--html", help="Also a page with crops.")] = False,
+    reference: Annotated[
+        Path | None, typer.Option(help="Folder of CompressAI JSON curves to overlay.")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(help="Only the first N images.")] = None,
+) -> None:
+    """Compare codecs side by side on your images: rate-distortion, BD-rate, speed."""
+    from aecodec.eval import benchmark
+
+    names = [c.strip() for c in codecs.split(",") if c.strip()]
+    command = "aecodec bench " + " ".join(sys.argv[2:])
+    report = benchmark(folder, names, out_dir, anchor, html, reference, limit, command=command)
+    out.print(report.read_text())
+    out.print(f"written to {out_dir}")
+
+
+@app.command()
 def models() -> None:
     """List the shipped models."""
     for name in available_models():
@@ -176,6 +202,11 @@ def train(
     ))  # fmt: skip
     if weights:
         out.print(f"model written to {weights}")
+
+
+from aecodec.cli_family import register  # noqa: E402  (the autoencoder family's commands)
+
+register(app)
 
 
 def _read(path: Path) -> bytes:
