@@ -1,6 +1,7 @@
 """The `aecodec` command line: thin wrappers over the Python API that print one line per file."""
 
 import math
+import re
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -67,18 +68,29 @@ def compress(
     check: Annotated[
         bool, typer.Option("--check", help="Decode the file and report PSNR.")
     ] = False,
+    bpp: Annotated[
+        float | None, typer.Option(help="Target bits per pixel instead of a quality.")
+    ] = None,
+    size: Annotated[
+        str | None, typer.Option(help="Target file size instead of a quality, e.g. 40KB.")
+    ] = None,
 ) -> None:
     """Compress images to .aec files."""
+    size_bytes = parse_size(size) if size else None
 
     def work(source: Path, target: Path) -> str:
         check_output(target, force)
         picture = read_picture(source)
         for warning in picture.warnings:
             err.print(f"warning: {source}: {warning}")
-        result = codec.compress_picture(picture, quality, model)
+        result = codec.compress_picture(picture, quality, model, bpp=bpp, size=size_bytes)
+        for warning in result.warnings[len(picture.warnings) :]:
+            err.print(f"warning: {source}: {warning}")
         atomic_write(target, result.data, force)
-        size, (h, w) = len(result.data), picture.rgb.shape[:2]
-        line = f"{source} -> {target}  {size:,} bytes  {size * 8 / (h * w):.4f} bpp"
+        n_bytes, (h, w) = len(result.data), picture.rgb.shape[:2]
+        line = f"{source} -> {target}  {n_bytes:,} bytes  {n_bytes * 8 / (h * w):.4f} bpp"
+        if bpp is not None or size_bytes is not None:
+            line += f"  quality {result.header.quality:g}"
         if check:
             decoded = codec.decompress(result.data, model).convert("RGB")
             decoded = np.asarray(decoded, dtype=np.float64)
@@ -207,6 +219,18 @@ def train(
 from aecodec.cli_family import register  # noqa: E402  (the autoencoder family's commands)
 
 register(app)
+
+
+_UNITS = {"b": 1, "kb": 1000, "kib": 1024, "mb": 1000**2, "mib": 1024**2}
+
+
+def parse_size(text: str) -> int:
+    """'40KB' -> 40000 bytes; B, KB, KiB, MB and MiB, case-insensitive; bytes if no unit."""
+    match = re.fullmatch(r"\s*([\d.]+)\s*([a-zA-Z]*)\s*", text)
+    unit = match and (match[2].lower() or "b")
+    if not match or unit not in _UNITS:
+        raise AecodecError(f"cannot read the size '{text}'; write for example 40KB or 1.5MB")
+    return int(float(match[1]) * _UNITS[unit])
 
 
 def _read(path: Path) -> bytes:

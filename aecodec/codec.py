@@ -19,6 +19,7 @@ from PIL import Image
 from aecodec import bitstream
 from aecodec.errors import BitstreamError, ModelError
 from aecodec.image import Picture, read_picture, to_pil
+from aecodec.models.hyperprior import Hyperprior
 from aecodec.nn.tiling import tiled
 from aecodec.zoo import DEFAULT_MODEL, LoadedModel, load_model
 
@@ -27,6 +28,7 @@ MARGIN_PIXELS, MARGIN_LATENT = 64, 4  # beyond the receptive fields (about 30 px
 # The synthesis runs in float64 so that the same symbols give the same pixels whatever the thread
 # count or convolution library: float32 differences (~1e-6) would flip a rounding now and then.
 SYNTHESIS_DTYPE = torch.float64
+TARGET_TOLERANCE = 0.03  # a size or bpp target is met when the file is within 3% below it
 
 
 @dataclass
@@ -44,30 +46,90 @@ def cached_model(name: str) -> LoadedModel:
 
 
 def compress(
-    image: str | Image.Image | np.ndarray, quality: float = 75, model: str | None = None
+    image: str | Image.Image | np.ndarray,
+    quality: float = 75,
+    model: str | None = None,
+    *,
+    bpp: float | None = None,
+    size: int | None = None,
 ) -> bytes:
-    """An image (path, PIL image or array) as the bytes of an .aec file."""
-    return compress_picture(read_picture(image), quality, model).data
+    """An image (path, PIL image or array) as the bytes of an .aec file.
+
+    Give `bpp` (bits per pixel) or `size` (bytes) instead of `quality` to get the best file that
+    fits that budget."""
+    return compress_picture(read_picture(image), quality, model, bpp=bpp, size=size).data
 
 
-def compress_picture(picture: Picture, quality: float, model: str | None = None) -> Compressed:
-    if not 0 <= quality <= 100:
-        raise ValueError(f"quality must be between 0 and 100, not {quality}")
-    quality = bitstream.quantize_quality(quality)
+def compress_picture(
+    picture: Picture,
+    quality: float = 75,
+    model: str | None = None,
+    *,
+    bpp: float | None = None,
+    size: int | None = None,
+) -> Compressed:
     loaded = cached_model(model or DEFAULT_MODEL)
-    net = loaded.model
     h, w = picture.rgb.shape[:2]
-    x = torch.from_numpy(picture.rgb).permute(2, 0, 1)[None].float().div(255)
+    y = _analyse(loaded.model, picture.rgb)
+
+    def encode(q: float) -> Compressed:
+        return _encode(loaded, picture, y, q)
+
+    if bpp is None and size is None:
+        if not 0 <= quality <= 100:
+            raise ValueError(f"quality must be between 0 and 100, not {quality}")
+        return encode(bitstream.quantize_quality(quality))
+    target = size if size is not None else bpp * h * w / 8
+    if target <= 0:
+        raise ValueError("the target size must be positive")
+    return _fit(encode, target)
+
+
+def _analyse(net: Hyperprior, rgb: np.ndarray) -> torch.Tensor:
+    """The latent y before gains: the expensive part, shared by every quality tried."""
+    h, w = rgb.shape[:2]
+    x = torch.from_numpy(rgb).permute(2, 0, 1)[None].float().div(255)
     x = F.pad(x, (0, _pad(w, net.stride), 0, _pad(h, net.stride)), mode="replicate")
-    gain, _ = net.gains(quality)
     with torch.no_grad():
-        y = tiled(net.g_a, x, 1 / 16, ANALYSIS_TILE, MARGIN_PIXELS) * gain
-    payloads, rates = net.compress_latent(y)
+        return tiled(net.g_a, x, 1 / 16, ANALYSIS_TILE, MARGIN_PIXELS)
+
+
+def _encode(loaded: LoadedModel, picture: Picture, y: torch.Tensor, quality: float) -> Compressed:
+    gain, _ = loaded.model.gains(quality)
+    payloads, rates = loaded.model.compress_latent(y * gain)
     if picture.alpha is not None:
         payloads.append(_png(picture.alpha))
+    h, w = picture.rgb.shape[:2]
     header = bitstream.Header(loaded.name, loaded.weights_hash, quality, w, h, picture.layout)
     data = bitstream.pack(header, payloads)
-    return Compressed(data, header, rates["estimated_bits"], picture.warnings)
+    return Compressed(data, header, rates["estimated_bits"], list(picture.warnings))
+
+
+def _fit(encode, target: float) -> Compressed:
+    """The highest quality whose file fits in `target` bytes, by bisection (size grows with
+    quality); it stops once the file is within TARGET_TOLERANCE below the target."""
+    best, top = encode(0.0), encode(100.0)
+    if len(best.data) > target:
+        best.warnings.append(
+            f"cannot reach {target:,.0f} bytes: the smallest file (quality 0) is "
+            f"{len(best.data):,} bytes"
+        )
+        return best
+    if len(top.data) <= target:
+        if len(top.data) < (1 - TARGET_TOLERANCE) * target:
+            top.warnings.append(
+                f"quality 100 already fits: {len(top.data):,} bytes for a target of {target:,.0f}"
+            )
+        return top
+    low, high = 0.0, 100.0
+    while high - low > 0.011 and len(best.data) < (1 - TARGET_TOLERANCE) * target:
+        middle = bitstream.quantize_quality((low + high) / 2)
+        attempt = encode(middle)
+        if len(attempt.data) <= target:
+            low, best = middle, attempt
+        else:
+            high = middle
+    return best
 
 
 def decompress(data: bytes, model: str | None = None) -> Image.Image:

@@ -74,3 +74,12 @@ def test_every_command_has_help_and_appears_in_the_readme():
         name = command.name or command.callback.__name__
         assert command.callback.__doc__, f"{name} has no help text"
         assert f"aecodec {name}" in readme, f"README does not show `aecodec {name}`"
+
+
+@pytest.mark.parametrize(
+    "text, size", [("40KB", 40_000), ("1.5 MiB", 1_572_864), ("512", 512), ("2mb", 2_000_000)]
+)
+def test_sizes_read_with_units(text, size):
+    from aecodec.cli import parse_size
+
+    assert parse_size(text) == size

@@ -103,3 +103,19 @@ def test_unknown_model_is_a_clear_error():
 def test_quality_outside_0_to_100_is_refused(tiny_model):
     with pytest.raises(ValueError, match="between 0 and 100"):
         aecodec.compress(smooth_image(8, 8), quality=101, model=tiny_model)
+
+
+def test_target_size_is_met_within_3_percent_below():
+    pixels = smooth_image(96, 128, seed=3)
+    smallest, largest = (len(aecodec.compress(pixels, quality=q)) for q in (0, 100))
+    target = (smallest + largest) // 2
+    size = len(aecodec.compress(pixels, size=target))
+    assert 0.97 * target <= size <= target
+
+
+def test_target_bits_per_pixel_out_of_reach_gives_the_closest_file_and_says_so():
+    from aecodec.codec import compress_picture
+    from aecodec.image import read_picture
+
+    result = compress_picture(read_picture(smooth_image(64, 64)), bpp=0.001)
+    assert result.header.quality == 0 and "cannot reach" in result.warnings[-1]
