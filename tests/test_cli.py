@@ -2,23 +2,48 @@
 
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from aecodec.cli import app
+from aecodec.cli import app, main
 
 ROOT = Path(__file__).parent.parent
 
 
-def aecodec(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "aecodec", *map(str, args)],
-        capture_output=True, text=True, cwd=ROOT, timeout=120,
+@dataclass
+class Done:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def aecodec(capsys, monkeypatch):
+    """Runs the real entry point in this process (a subprocess per call would cost seconds)."""
+
+    def run(*args) -> Done:
+        monkeypatch.setattr(sys, "argv", ["aecodec", *map(str, args)])
+        with pytest.raises(SystemExit) as done:
+            main()
+        captured = capsys.readouterr()
+        return Done(done.value.code, captured.out, captured.err)
+
+    return run
+
+
+def test_the_installed_command_reports_bad_input_in_one_line(tmp_path):
+    (tmp_path / "bad.aec").write_bytes(b"GIF89a" + bytes(40))
+    done = subprocess.run(
+        [sys.executable, "-m", "aecodec", "decompress", str(tmp_path / "bad.aec")],
+        capture_output=True, text=True, timeout=120,
     )  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.strip() == "error: not an .aec file (wrong magic bytes)"
 
 
-def test_compress_info_decompress(tiny_model, image_path):
+def test_compress_info_decompress(aecodec, tiny_model, image_path):
     done = aecodec("compress", image_path, "-m", tiny_model, "-q", "80", "--check")
     assert done.returncode == 0, done.stderr
     assert "bytes" in done.stdout and "bpp" in done.stdout and "PSNR" in done.stdout
@@ -30,7 +55,7 @@ def test_compress_info_decompress(tiny_model, image_path):
     assert done.returncode == 0, done.stderr and out.exists()
 
 
-def test_many_files_into_a_folder(tiny_model, image_path, tmp_path):
+def test_many_files_into_a_folder(aecodec, tiny_model, image_path, tmp_path):
     second = tmp_path / "second.png"
     second.write_bytes(image_path.read_bytes())
     (tmp_path / "out").mkdir()
@@ -40,7 +65,7 @@ def test_many_files_into_a_folder(tiny_model, image_path, tmp_path):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["photo.aec", "second.aec"]
 
 
-def test_existing_output_is_kept_without_force(tiny_model, image_path):
+def test_existing_output_is_kept_without_force(aecodec, tiny_model, image_path):
     target = image_path.with_suffix(".aec")
     target.write_bytes(b"precious")
     done = aecodec("compress", image_path, "-m", tiny_model)
@@ -58,7 +83,7 @@ def test_existing_output_is_kept_without_force(tiny_model, image_path):
         (lambda p: p.write_bytes(b"GIF89a" + bytes(40)), "not an .aec file"),
     ],
 )
-def test_bad_input_is_one_error_line_and_exit_1(tmp_path, make, message):
+def test_bad_input_is_one_error_line_and_exit_1(aecodec, tmp_path, make, message):
     bad = tmp_path / "bad.aec"
     make(bad)
     command = "compress" if message == "not an image" else "decompress"
