@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Trains the default variable-rate model on a lent GPU (the device tool), from a data pack in
 # .devdata/ (photos re-encoded as JPEG q95 4:4:4 to fit the transfer, BSDS500 train+test, and 16
-# BSDS500 val images for validation). Usage: bash recipes/device_train.sh MINUTES OUT_DIR
+# BSDS500 val images for validation; built by recipes/make_devdata.py).
+# Usage: bash recipes/device_train.sh MINUTES OUT_DIR
 set -u
 minutes=${1:-7}; out=${2:-$OUT}
 if ls .whl/*.whl >/dev/null 2>&1; then
