@@ -24,7 +24,7 @@ from aecodec.nn.tiling import tiled
 from aecodec.zoo import DEFAULT_MODEL, LoadedModel, load_model
 
 ANALYSIS_TILE, SYNTHESIS_TILE = 1024, 32  # pixels in, latent samples in (= 512 pixels out)
-MARGIN_PIXELS, MARGIN_LATENT = 64, 4  # beyond the receptive fields (about 30 px and 2 samples)
+MARGIN_PIXELS, MARGIN_LATENT = 32, 2  # the receptive-field radii: 30 px and under 2 samples
 # The synthesis runs in float64 so that the same symbols give the same pixels whatever the thread
 # count or convolution library: float32 differences (~1e-6) would flip a rounding now and then.
 SYNTHESIS_DTYPE = torch.float64

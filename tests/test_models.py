@@ -2,6 +2,7 @@
 
 import torch
 
+from aecodec.codec import MARGIN_LATENT, MARGIN_PIXELS
 from aecodec.models.hyperprior import Hyperprior
 from aecodec.nn.tiling import tiled
 from aecodec.zoo import load_model, save_model
@@ -53,8 +54,8 @@ def test_tiled_transforms_equal_whole_image_processing():
     torch.manual_seed(0)
     model = Hyperprior(TINY).eval()
     x = torch.rand(1, 3, 192, 256)
-    with torch.no_grad():
+    with torch.no_grad():  # the codec's margins, on small tiles so that there are many
         whole = model.g_a(x)
-        assert torch.allclose(tiled(model.g_a, x, 1 / 16, 64, 64), whole, atol=1e-5)
+        assert torch.allclose(tiled(model.g_a, x, 1 / 16, 64, MARGIN_PIXELS), whole, atol=1e-5)
         y = torch.randn(1, TINY.M, 12, 16)
-        assert torch.allclose(tiled(model.g_s, y, 16, 4, 4), model.g_s(y), atol=1e-5)
+        assert torch.allclose(tiled(model.g_s, y, 16, 4, MARGIN_LATENT), model.g_s(y), atol=1e-5)
