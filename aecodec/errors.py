@@ -19,3 +19,11 @@ class ModelError(AecodecError):
 
 class OutputExists(AecodecError):
     """An output file that is already there, when the user did not ask to overwrite it."""
+
+
+class DataError(AecodecError):
+    """A data file or folder we cannot read as examples (autoencoder family)."""
+
+
+class ShapeMismatch(DataError):
+    """Examples whose shape does not fit the model they are given to."""
