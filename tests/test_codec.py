@@ -119,3 +119,10 @@ def test_target_bits_per_pixel_out_of_reach_gives_the_closest_file_and_says_so()
 
     result = compress_picture(read_picture(smooth_image(64, 64)), bpp=0.001)
     assert result.header.quality == 0 and "cannot reach" in result.warnings[-1]
+
+
+def test_file_naming_a_model_that_is_not_installed_is_refused(tiny_model):
+    header, payloads = bitstream.unpack(aecodec.compress(smooth_image(8, 8), model=tiny_model))
+    forged = bitstream.Header("not-installed", header.weights_hash, 50, 8, 8, header.layout)
+    with pytest.raises(ModelError, match="unknown model 'not-installed'"):
+        aecodec.decompress(bitstream.pack(forged, payloads))
