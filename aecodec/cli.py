@@ -148,13 +148,22 @@ def bench(
         Path | None, typer.Option(help="Folder of CompressAI JSON curves to overlay.")
     ] = None,
     limit: Annotated[int | None, typer.Option(help="Only the first N images.")] = None,
+    memory: Annotated[
+        float | None,
+        typer.Option(help="Also peak memory of aecodec on the first image upscaled to N MP."),
+    ] = None,
 ) -> None:
-    """Compare codecs side by side on your images: rate-distortion, BD-rate, speed."""
-    from aecodec.eval import benchmark
+    """Compare codecs side by side on your images: rate-distortion, BD-rate, speed, memory."""
+    from aecodec.eval import benchmark, find_images
+    from aecodec.eval.memory import measure_memory, memory_markdown
 
     names = [c.strip() for c in codecs.split(",") if c.strip()]
     command = "aecodec bench " + " ".join(sys.argv[2:])
     report = benchmark(folder, names, out_dir, anchor, html, reference, limit, command=command)
+    if memory:
+        photo = find_images(folder, 1)[0]
+        with report.open("a") as f:
+            f.write("\n" + memory_markdown(measure_memory(photo, memory)))
     out.print(report.read_text())
     out.print(f"written to {out_dir}")
 

@@ -70,7 +70,7 @@ def main() -> None:
         )
         figures.append({"quality": quality, **{k: round(v, 4) for k, v in mean.items()}})
     if args.write_card:
-        write_card(args.model or DEFAULT_MODEL, figures, " ".join(sys.argv))
+        write_card(args.model or DEFAULT_MODEL, figures, "python " + " ".join(sys.argv))
 
 
 def write_card(model: str, figures: list[dict], command: str) -> None:

@@ -1,0 +1,15 @@
+"""The memory benchmark measures each step in its own process and reports it."""
+
+from PIL import Image
+
+from aecodec.eval.memory import measure_memory, memory_markdown
+from tests.conftest import smooth_image
+
+
+def test_memory_of_compress_and_decompress_is_measured_and_reported(tmp_path):
+    Image.fromarray(smooth_image(60, 80)).save(tmp_path / "photo.png")
+    result = measure_memory(tmp_path / "photo.png", megapixels=0.02)
+    assert (result["width"], result["height"]) == (163, 122)
+    for step in ("compress", "decompress"):
+        assert 50 < result[step]["peak_mb"] < 3000 and result[step]["seconds"] >= 0
+    assert "| decompress |" in memory_markdown(result)
