@@ -28,6 +28,7 @@ MARGIN_PIXELS, MARGIN_LATENT = 32, 2  # the receptive-field radii: 30 px and und
 # The synthesis runs in float64 so that the same symbols give the same pixels whatever the thread
 # count or convolution library: float32 differences (~1e-6) would flip a rounding now and then.
 SYNTHESIS_DTYPE = torch.float64
+MAX_PIXELS = 1 << 28  # the same limit as for input images: what the encoder could have written
 TARGET_TOLERANCE = 0.03  # a size or bpp target is met when the file is within 3% below it
 
 
@@ -137,6 +138,11 @@ def decompress(data: bytes, model: str | None = None) -> Image.Image:
 
     The file names its model; pass `model` (a path) for one that is not shipped."""
     header, payloads = bitstream.unpack(data)
+    if header.width * header.height > MAX_PIXELS:
+        raise BitstreamError(
+            f"the file claims {header.width}x{header.height} pixels, over the "
+            f"{MAX_PIXELS / 1e6:.0f}-megapixel limit of this decoder"
+        )
     loaded = cached_model(model or header.model)
     if loaded.weights_hash != header.weights_hash:
         raise ModelError(

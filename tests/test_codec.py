@@ -126,3 +126,10 @@ def test_file_naming_a_model_that_is_not_installed_is_refused(tiny_model):
     forged = bitstream.Header("not-installed", header.weights_hash, 50, 8, 8, header.layout)
     with pytest.raises(ModelError, match="unknown model 'not-installed'"):
         aecodec.decompress(bitstream.pack(forged, payloads))
+
+
+def test_absurd_dimensions_in_a_valid_header_are_refused_before_decoding(tiny_model):
+    header, payloads = bitstream.unpack(aecodec.compress(smooth_image(8, 8), model=tiny_model))
+    huge = bitstream.Header(header.model, header.weights_hash, 50, 30000, 30000, header.layout)
+    with pytest.raises(BitstreamError, match="megapixel limit"):
+        aecodec.decompress(bitstream.pack(huge, payloads), tiny_model)
