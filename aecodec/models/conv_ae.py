@@ -9,10 +9,11 @@ choosing each transposed convolution's output padding so that odd sizes come bac
 `conv_encoder()` and `conv_decoder()` are shared with the convolutional VAE.
 """
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from torch import Tensor, nn
 
+from aecodec.config import JsonConfig
 from aecodec.models.dense import activation
 
 
@@ -53,7 +54,7 @@ def flat_size(shape: tuple[int, int, int], widths: tuple[int, ...]) -> int:
 
 
 @dataclass
-class ConvConfig:
+class ConvConfig(JsonConfig):
     input_shape: tuple[int, int, int] = (1, 28, 28)  # channels, height, width
     widths: tuple[int, ...] = (32, 64)  # channels of each stride-2 stage
     latent: int = 16
@@ -63,13 +64,6 @@ class ConvConfig:
     @property
     def latent_dim(self) -> int:
         return self.latent
-
-    def to_dict(self) -> dict:
-        return {**asdict(self), "input_shape": list(self.input_shape), "widths": list(self.widths)}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "ConvConfig":
-        return cls(**{**d, "input_shape": tuple(d["input_shape"]), "widths": tuple(d["widths"])})
 
 
 class ConvAE(nn.Module):

@@ -11,9 +11,11 @@ see `aecodec.family.fit`. `mlp()` is shared with the dense VAE.
 """
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from torch import Tensor, nn
+
+from aecodec.config import JsonConfig
 
 ACTIVATIONS = {
     "relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "elu": nn.ELU,
@@ -39,7 +41,7 @@ def mlp(sizes: list[int], act: str, last_act: str, dropout: float = 0.0) -> nn.S
 
 
 @dataclass
-class DenseConfig:
+class DenseConfig(JsonConfig):
     input_shape: tuple[int, ...] = (1, 28, 28)  # one example; flattened on the way in
     hidden: tuple[int, ...] = ()  # encoder widths before the code; the decoder mirrors them
     latent: int = 256  # size of the code: 784-256-784 by default, (128, 64) + 32 for deep
@@ -51,13 +53,6 @@ class DenseConfig:
     @property
     def latent_dim(self) -> int:
         return self.latent
-
-    def to_dict(self) -> dict:
-        return {**asdict(self), "input_shape": list(self.input_shape), "hidden": list(self.hidden)}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "DenseConfig":
-        return cls(**{**d, "input_shape": tuple(d["input_shape"]), "hidden": tuple(d["hidden"])})
 
 
 class DenseAE(nn.Module):

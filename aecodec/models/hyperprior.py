@@ -13,32 +13,26 @@
 `compress()` and `decompress()` are the coding face and need `freeze()` first.
 """
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
+from aecodec.config import JsonConfig
 from aecodec.entropy import EntropyBottleneck, GaussianConditional, IntegerHyperSynthesis, coder
 from aecodec.entropy.tables import Tables
 from aecodec.nn import GDN, conv, deconv, subpel_up
 
 
 @dataclass
-class HyperpriorConfig:
+class HyperpriorConfig(JsonConfig):
     N: int = 128  # channels of the transforms and of z
     M: int = 192  # channels of y
     # Rate-distortion trade-offs, low to high quality; loss = R + lambda * 255^2 * MSE on 0..1.
     lambdas: tuple[float, ...] = field(
         default=(0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483, 0.0932)
     )
-
-    def to_dict(self) -> dict:
-        return {**asdict(self), "lambdas": list(self.lambdas)}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "HyperpriorConfig":
-        return cls(**{**d, "lambdas": tuple(d["lambdas"])})
 
 
 class Hyperprior(nn.Module):

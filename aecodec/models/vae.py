@@ -10,11 +10,12 @@ The bodies are those of the dense and convolutional autoencoders (`mlp`, `conv_e
 """
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
+from aecodec.config import JsonConfig
 from aecodec.models.conv_ae import conv_decoder, conv_encoder, flat_size
 from aecodec.models.dense import activation, mlp
 
@@ -31,7 +32,7 @@ def reparameterise(mu: Tensor, logvar: Tensor, generator: torch.Generator | None
 
 
 @dataclass
-class VAEConfig:
+class VAEConfig(JsonConfig):
     input_shape: tuple[int, ...] = (1, 28, 28)
     body: str = "dense"  # "dense" or "conv"
     hidden: tuple[int, ...] = (512, 256)  # dense body: encoder widths before the heads
@@ -43,14 +44,6 @@ class VAEConfig:
     @property
     def latent_dim(self) -> int:
         return self.latent
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        return {**d, **{k: list(d[k]) for k in ("input_shape", "hidden", "widths")}}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "VAEConfig":
-        return cls(**{**d, **{k: tuple(d[k]) for k in ("input_shape", "hidden", "widths")}})
 
 
 class VAE(nn.Module):
