@@ -210,6 +210,9 @@ def train(
         bool, typer.Option("--resume", help="Continue from OUT/checkpoint.pt.")
     ] = False,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    init: Annotated[
+        str | None, typer.Option(help="Start from this model's weights (name or path).")
+    ] = None,
 ) -> None:
     """Train a variable-rate codec on your images (also under torchrun for several processes)."""
     from aecodec.models.hyperprior import HyperpriorConfig
@@ -219,7 +222,7 @@ def train(
     weights = train_codec(TrainConfig(
         folders, out_dir, val, config, crop, batch_size, lr, steps=steps, minutes=minutes,
         seed=seed, checkpoint_minutes=checkpoint_minutes, val_every=val_every, device=device,
-        resume=resume,
+        resume=resume, init=init,
     ))  # fmt: skip
     if weights:
         out.print(f"model written to {weights}")

@@ -2,7 +2,9 @@
 # Trains the default variable-rate model on a lent GPU (the device tool), from a data pack in
 # .devdata/ (photos re-encoded as JPEG q95 4:4:4 to fit the transfer, BSDS500 train+test, and 16
 # BSDS500 val images for validation; built by recipes/make_devdata.py).
-# Usage: bash recipes/device_train.sh MINUTES OUT_DIR
+# Usage: [INIT=hyperprior-vr] [RESUME=1] bash recipes/device_train.sh MINUTES OUT_DIR
+# INIT continues from a shipped model's weights (they travel with the repo); RESUME continues
+# from /tmp/run/checkpoint.pt on a machine that is still warm.
 set -u
 minutes=${1:-7}; out=${2:-$OUT}
 if ls .whl/*.whl >/dev/null 2>&1; then
@@ -21,7 +23,7 @@ cfg = TrainConfig(
     train_dirs=[Path(".devdata/photos"), Path(".devdata/bsds500")], val_dir=Path(".devdata/val"),
     out_dir=Path("/tmp/run"), crop=256, batch_size=16, lr=2e-4, minutes=float(sys.argv[1]),
     steps=10**7, checkpoint_minutes=1.5, val_every=2000, log_every=250, seed=0,
-    resume=os.environ.get("RESUME") == "1",
+    resume=os.environ.get("RESUME") == "1", init=os.environ.get("INIT") or None,
 )
 print(cfg)
 train_codec(cfg)

@@ -6,12 +6,14 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from PIL import Image
 
+from aecodec.errors import ModelError
 from aecodec.models.hyperprior import HyperpriorConfig
 from aecodec.train.codec import TrainConfig, train_codec
 from aecodec.zoo import load_model
-from tests.conftest import smooth_image
+from tests.conftest import TINY, smooth_image
 
 ROOT = Path(__file__).parent.parent
 
@@ -70,3 +72,15 @@ def test_two_processes_train_data_parallel_with_torchrun(photos, tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     card = load_model(str(tmp_path / "ddp" / "model")).card
     assert card["training"]["batch_size"] == 2  # 1 per process, 2 processes
+
+
+def test_training_can_start_from_an_existing_model(photos, tmp_path, tiny_model):
+    weights = train_codec(_config(photos, tmp_path / "run", steps=0, init=tiny_model, model=TINY))
+    start, result = load_model(tiny_model).model, load_model(str(weights)).model
+    for key, value in start.state_dict().items():
+        assert torch.equal(result.state_dict()[key], value)
+
+
+def test_starting_from_a_model_of_another_architecture_is_refused(photos, tmp_path):
+    with pytest.raises(ModelError, match="another architecture"):
+        train_codec(_config(photos, tmp_path / "run", steps=0, init="hyperprior-vr"))

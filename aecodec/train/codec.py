@@ -18,10 +18,11 @@ import torch
 from torch import Tensor
 from torch.nn.parallel import DistributedDataParallel
 
+from aecodec.errors import ModelError
 from aecodec.models.hyperprior import Hyperprior, HyperpriorConfig
 from aecodec.train import distributed
 from aecodec.train.data import CropSampler, find_images, load_rgb
-from aecodec.zoo import save_model
+from aecodec.zoo import load_model, save_model
 
 
 @dataclass
@@ -42,6 +43,7 @@ class TrainConfig:
     log_every: int = 50
     device: str = "auto"
     resume: bool = False
+    init: str | None = None  # start from this model's weights (a name or path), unless resuming
 
 
 def rd_loss(out: dict[str, Tensor], x: Tensor, lambdas: Tensor) -> dict[str, Tensor]:
@@ -83,6 +85,11 @@ def train_codec(cfg: TrainConfig) -> Path | None:
     aux_optimizer = torch.optim.Adam([model.entropy_bottleneck.quantiles], lr=cfg.aux_lr)
     step, elapsed = 0, 0.0
     checkpoint = out_dir / "checkpoint.pt"
+    if cfg.init and not (cfg.resume and checkpoint.exists()):
+        start_from = load_model(cfg.init)
+        if start_from.model.config != cfg.model:
+            raise ModelError(f"{cfg.init} has another architecture than the one asked for")
+        model.load_state_dict(start_from.model.state_dict())
     if cfg.resume and checkpoint.exists():
         state = torch.load(checkpoint, map_location=env.device, weights_only=True)
         model.load_state_dict(state["model"])
@@ -185,6 +192,7 @@ def _card(cfg: TrainConfig, step: int, elapsed: float, env: distributed.Distribu
             "data": [str(d) for d in cfg.train_dirs], "steps": step,
             "batch_size": cfg.batch_size * env.world_size, "crop": cfg.crop, "lr": cfg.lr,
             "hours": round(elapsed / 3600, 3), "device": str(env.device), "seed": cfg.seed,
+            "init": cfg.init,
             "date": date.today().isoformat(),
         },
     }  # fmt: skip
