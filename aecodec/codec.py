@@ -6,6 +6,7 @@ decompress: the reverse; the container names the model and a hash of its weights
 only ever decoded by the exact weights that wrote it.
 """
 
+import copy
 import functools
 import io
 import math
@@ -44,6 +45,12 @@ class Compressed:
 def cached_model(name: str) -> LoadedModel:
     """load_model, remembered: the CLI codes many files with one model."""
     return load_model(name)
+
+
+@functools.lru_cache(maxsize=4)
+def cached_synthesis(name: str) -> torch.nn.Module:
+    """A copy of the model's synthesis in SYNTHESIS_DTYPE (the model itself stays float32)."""
+    return copy.deepcopy(cached_model(name).model.g_s).to(SYNTHESIS_DTYPE)
 
 
 def compress(
@@ -160,10 +167,9 @@ def decompress(data: bytes, model: str | None = None) -> Image.Image:
         raise BitstreamError(f"corrupted latent stream: {error}") from None
     _, inverse_gain = net.gains(header.quality)
     with torch.no_grad():
-        g_s = net.g_s.to(SYNTHESIS_DTYPE)
         y_hat = (y_hat * inverse_gain).to(SYNTHESIS_DTYPE)
+        g_s = cached_synthesis(model or header.model)
         x_hat = tiled(g_s, y_hat, 16, SYNTHESIS_TILE, MARGIN_LATENT)
-        net.g_s.float()
     x_hat = x_hat[0, :, : header.height, : header.width].clamp(0, 1)
     rgb = x_hat.mul(255).round().to(torch.uint8).permute(1, 2, 0).numpy()
     alpha = _unpng(payloads[2], header) if has_alpha else None
