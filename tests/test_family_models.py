@@ -37,7 +37,7 @@ def test_codes_and_reconstructions_have_the_declared_shapes(name):
     shape = model.config.input_shape
     x = torch.rand(5, *shape)
     z = model.encode(x)
-    assert z.shape == (5, model.config.latent_dim)
+    assert z.shape == (5, model.config.latent)
     assert model.decode(z).shape == (5, *shape)
     out = model(x)
     assert out["x_hat"].shape == x.shape and out["logits"].shape == x.shape

@@ -86,7 +86,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self.fit_config_ = self._fit_config(seed, output, overrides)
         x_t = torch.from_numpy(x)
         self.history_: History = fit(self.module_, x_t, self.fit_config_, checkpoint)
-        self._n_features_out = self.module_.config.latent_dim
+        self._n_features_out = self.module_.config.latent
         return self
 
     def transform(self, X) -> np.ndarray:
@@ -145,13 +145,13 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         if kind == "vae" and getattr(config, "body", "dense") == "conv":
             kind = "conv-vae"
         fields = ("hidden", "widths", "activation", "latent_activation", "output_activation")
-        est = cls(kind=kind, latent=config.latent_dim,
+        est = cls(kind=kind, latent=config.latent,
                   **{f: getattr(config, f) for f in fields if hasattr(config, f)})  # fmt: skip
         est.module_, est.card_ = loaded.model, card
         est.example_shape_ = tuple(config.input_shape)
         est.input_layout_ = tuple(card.get("input_layout", config.input_shape))
         est.n_features_in_ = int(np.prod(est.example_shape_))
-        est._n_features_out = config.latent_dim
+        est._n_features_out = config.latent
         est.fit_config_ = FitConfig(**card["training"]) if "training" in card else FitConfig()
         return est
 

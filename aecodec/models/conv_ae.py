@@ -61,10 +61,6 @@ class ConvConfig(JsonConfig):
     activation: str = "relu"
     output_activation: str = "sigmoid"
 
-    @property
-    def latent_dim(self) -> int:
-        return self.latent
-
 
 class ConvAE(nn.Module):
     def __init__(self, config: ConvConfig) -> None:

@@ -50,10 +50,6 @@ class DenseConfig(JsonConfig):
     output_activation: str = "sigmoid"  # "sigmoid" for data in [0, 1], "linear" otherwise
     dropout: float = 0.0
 
-    @property
-    def latent_dim(self) -> int:
-        return self.latent
-
 
 class DenseAE(nn.Module):
     def __init__(self, config: DenseConfig) -> None:

@@ -41,10 +41,6 @@ class VAEConfig(JsonConfig):
     activation: str = "relu"
     output_activation: str = "sigmoid"  # sigmoid: Bernoulli decoder, trained with BCE
 
-    @property
-    def latent_dim(self) -> int:
-        return self.latent
-
 
 class VAE(nn.Module):
     def __init__(self, config: VAEConfig) -> None:
