@@ -10,8 +10,8 @@ import torch
 from PIL import Image
 
 from aecodec.errors import ModelError
-from aecodec.models.hyperprior import HyperpriorConfig
-from aecodec.train.codec import TrainConfig, train_codec
+from aecodec.models.hyperprior import Hyperprior, HyperpriorConfig
+from aecodec.train.codec import TrainConfig, train_codec, warm_start
 from aecodec.zoo import load_model
 from tests.conftest import TINY, smooth_image
 
@@ -84,3 +84,12 @@ def test_training_can_start_from_an_existing_model(photos, tmp_path, tiny_model)
 def test_starting_from_a_model_of_another_architecture_is_refused(photos, tmp_path):
     with pytest.raises(ModelError, match="another architecture"):
         train_codec(_config(photos, tmp_path / "run", steps=0, init="hyperprior-vr"))
+
+
+def test_new_lambdas_get_gains_interpolated_from_the_model_started_from(tiny_model):
+    source = load_model(tiny_model).model  # lambdas 0.01 and 0.1
+    wider = Hyperprior(HyperpriorConfig(TINY.N, TINY.M, (0.01, 0.1**1.5, 0.1)))
+    warm_start(wider, source)
+    gain = source.gain.abs()
+    assert torch.allclose(wider.gain[0], gain[0]) and torch.allclose(wider.gain[2], gain[1])
+    assert torch.allclose(wider.gain[1], (gain[0] * gain[1]).sqrt(), rtol=1e-5)

@@ -86,10 +86,7 @@ def train_codec(cfg: TrainConfig) -> Path | None:
     step, elapsed = 0, 0.0
     checkpoint = out_dir / "checkpoint.pt"
     if cfg.init and not (cfg.resume and checkpoint.exists()):
-        start_from = load_model(cfg.init)
-        if start_from.model.config != cfg.model:
-            raise ModelError(f"{cfg.init} has another architecture than the one asked for")
-        model.load_state_dict(start_from.model.state_dict())
+        warm_start(model, load_model(cfg.init).model)
     if cfg.resume and checkpoint.exists():
         state = torch.load(checkpoint, map_location=env.device, weights_only=True)
         model.load_state_dict(state["model"])
@@ -168,6 +165,25 @@ def centre_crops(folder: Path, size: int) -> Tensor:
     if not crops:
         raise ValueError(f"no validation image in {folder} is at least {size}x{size} pixels")
     return torch.stack(crops)
+
+
+@torch.no_grad()
+def warm_start(model: Hyperprior, source: Hyperprior) -> None:
+    """Copy `source`'s weights into `model`. Other lambdas are allowed: their gain vectors are
+    interpolated from the source's, linearly in log-gain over log-lambda (extrapolated at the
+    ends), which is how gains behave between trained levels."""
+    if (source.config.N, source.config.M) != (model.config.N, model.config.M):
+        raise ModelError("the model to start from has another architecture (N, M)")
+    state = source.state_dict()
+    old = torch.tensor(source.config.lambdas).log()
+    new = torch.tensor(model.config.lambdas).log()
+    if not torch.equal(old, new):
+        low = (torch.searchsorted(old, new) - 1).clamp(0, len(old) - 2)
+        t = ((new - old[low]) / (old[low + 1] - old[low]))[:, None]
+        for key in ("gain", "inverse_gain"):
+            log_gain = state[key].abs().log()
+            state[key] = (log_gain[low] + t * (log_gain[low + 1] - log_gain[low])).exp()
+    model.load_state_dict(state)
 
 
 @torch.no_grad()
