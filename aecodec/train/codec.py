@@ -5,10 +5,7 @@ lambda * 255^2 * MSE on 0..1). Every image in a batch draws its own lambda index
 all gain vectors of the variable-rate model at once.
 """
 
-import csv
 import math
-import os
-import sys
 import time
 from dataclasses import dataclass, field
 from datetime import date
@@ -22,6 +19,8 @@ from aecodec.errors import ModelError
 from aecodec.models.hyperprior import Hyperprior, HyperpriorConfig
 from aecodec.train import distributed
 from aecodec.train.data import CropSampler, find_images, load_rgb
+from aecodec.train.report import CsvLog, Progress
+from aecodec.train.state import TrainingState
 from aecodec.zoo import load_model, save_model
 
 
@@ -74,83 +73,88 @@ def train_codec(cfg: TrainConfig) -> Path | None:
     torch.manual_seed(cfg.seed + env.rank)
     out_dir = Path(cfg.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    images = [load_rgb(p) for p in find_images(cfg.train_dirs)]
-    sampler = CropSampler(images, cfg.crop, cfg.seed + env.rank, env.device)
-    val_crops = centre_crops(cfg.val_dir, cfg.crop).to(env.device) if cfg.val_dir else None
-    levels_rng = torch.Generator().manual_seed(cfg.seed + 1000 + env.rank)
-    model = Hyperprior(cfg.model).to(env.device)
-    lambdas = torch.tensor(cfg.model.lambdas, device=env.device)
-    main_params = [p for n, p in model.named_parameters() if not n.endswith("quantiles")]
-    optimizer = torch.optim.Adam(main_params, lr=cfg.lr)
-    aux_optimizer = torch.optim.Adam([model.entropy_bottleneck.quantiles], lr=cfg.aux_lr)
-    step, elapsed = 0, 0.0
     checkpoint = out_dir / "checkpoint.pt"
-    if cfg.init and not (cfg.resume and checkpoint.exists()):
-        warm_start(model, load_model(cfg.init).model)
-    if cfg.resume and checkpoint.exists():
-        state = torch.load(checkpoint, map_location=env.device, weights_only=True)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        aux_optimizer.load_state_dict(state["aux_optimizer"])
-        step, elapsed = state["step"], state["elapsed"]
-        sampler.restore(state["sampler"][env.rank % len(state["sampler"])])
-        levels_rng.set_state(state["levels"])
+    run = _start(cfg, env, checkpoint)
+    model = run.model
+    val_crops = centre_crops(cfg.val_dir, cfg.crop).to(env.device) if cfg.val_dir else None
     net = model
     if env.world_size > 1:  # quantiles get no gradient from the main loss
         net = DistributedDataParallel(model, find_unused_parameters=True)
+    main_params = [p for group in run.optimizer.param_groups for p in group["params"]]
+    lambdas = torch.tensor(cfg.model.lambdas, device=env.device)
 
-    log = _CsvLog(out_dir / "log.csv", resume=cfg.resume) if env.is_main else None
-    start, last_save = time.monotonic() - elapsed, time.monotonic()
-    progress = _Progress(cfg.steps, step, enabled=env.is_main)
-    while step < cfg.steps:
-        elapsed = time.monotonic() - start
-        done = max(step / cfg.steps, elapsed / 60 / cfg.minutes if cfg.minutes else 0.0)
+    log = CsvLog(out_dir / "log.csv", resume=cfg.resume) if env.is_main else None
+    progress = Progress(cfg.steps, run.step, enabled=env.is_main)
+    start, last_save = time.monotonic() - run.elapsed, time.monotonic()
+    while run.step < cfg.steps:
+        run.elapsed = time.monotonic() - start
+        done = max(run.step / cfg.steps, run.elapsed / 60 / cfg.minutes if cfg.minutes else 0.0)
         if done >= 1:
             break
-        for group in optimizer.param_groups:
+        for group in run.optimizer.param_groups:
             group["lr"] = learning_rate(cfg.lr, done)
         model.train()
-        x = sampler.batch(cfg.batch_size)
-        levels = torch.randint(len(lambdas), (cfg.batch_size,), generator=levels_rng)
+        x = run.sampler.batch(cfg.batch_size)
+        levels = torch.randint(len(lambdas), (cfg.batch_size,), generator=run.levels)
         levels = levels.to(env.device)
         terms = rd_loss(net(x, levels), x, lambdas[levels])
-        optimizer.zero_grad(set_to_none=True)
+        run.optimizer.zero_grad(set_to_none=True)
         terms["loss"].backward()
         torch.nn.utils.clip_grad_norm_(main_params, 1.0)
-        optimizer.step()
+        run.optimizer.step()
         aux = model.aux_loss()
-        aux_optimizer.zero_grad(set_to_none=True)
+        run.aux_optimizer.zero_grad(set_to_none=True)
         aux.backward()
-        aux_optimizer.step()
-        step += 1
-        if step % cfg.log_every == 0 or step == 1:
+        run.aux_optimizer.step()
+        run.step += 1
+        if run.step % cfg.log_every == 0 or run.step == 1:
             row = {k: float(v.detach()) for k, v in terms.items()} | {"aux": float(aux.detach())}
             row = {k: distributed.mean_across(v, env) for k, v in row.items()}
-            row |= {"step": step, "seconds": round(elapsed, 1), "lr": learning_rate(cfg.lr, done)}
-            row["psnr"] = psnr(row["mse"])
+            row |= {"step": run.step, "seconds": round(run.elapsed, 1)}
+            row |= {"lr": learning_rate(cfg.lr, done), "psnr": psnr(row["mse"])}
             if log:
                 log.write(row)
-            progress.update(step, row)
-        if cfg.val_dir and step % cfg.val_every == 0 and env.is_main:
-            val = validate(model, val_crops)
-            progress.note(f"step {step} validation: " + _format_val(val))
+            progress.update(run.step, row)
+        if val_crops is not None and run.step % cfg.val_every == 0 and env.is_main:
+            progress.note(f"step {run.step} validation: " + _format_val(validate(model, val_crops)))
         if env.is_main and time.monotonic() - last_save > cfg.checkpoint_minutes * 60:
-            _save_checkpoint(checkpoint, model, optimizer, aux_optimizer, step, elapsed,
-                             sampler, levels_rng, env)  # fmt: skip
-            save_model(model, out_dir / "model", _card(cfg, step, elapsed, env))
+            run.save(checkpoint)
+            save_model(model, out_dir / "model", _card(cfg, run, env))
             last_save = time.monotonic()
     progress.close()
-    elapsed = time.monotonic() - start
+    run.elapsed = time.monotonic() - start
     weights = None
     if env.is_main:
-        _save_checkpoint(checkpoint, model, optimizer, aux_optimizer, step, elapsed,
-                         sampler, levels_rng, env)  # fmt: skip
-        card = _card(cfg, step, elapsed, env)
-        if cfg.val_dir:
+        run.save(checkpoint)
+        card = _card(cfg, run, env)
+        if val_crops is not None:
             card["validation"] = validate(model, val_crops)
         weights = save_model(model, out_dir / "model", card)
     distributed.teardown(env)
     return weights
+
+
+def _start(cfg: TrainConfig, env: distributed.Distributed, checkpoint: Path) -> TrainingState:
+    """A fresh run, one warm-started from cfg.init, or one resumed from the checkpoint."""
+    images = [load_rgb(p) for p in find_images(cfg.train_dirs)]
+    model = Hyperprior(cfg.model).to(env.device)
+    main_params = [p for n, p in model.named_parameters() if not n.endswith("quantiles")]
+    run = TrainingState(
+        model,
+        torch.optim.Adam(main_params, lr=cfg.lr),
+        torch.optim.Adam([model.entropy_bottleneck.quantiles], lr=cfg.aux_lr),
+        CropSampler(images, cfg.crop, cfg.seed + env.rank, env.device),
+        torch.Generator().manual_seed(cfg.seed + 1000 + env.rank),
+    )
+    resuming = cfg.resume and checkpoint.exists()
+    if cfg.init and not resuming:
+        warm_start(model, load_model(cfg.init).model)
+    if resuming:
+        run.restore(checkpoint, env.device)
+        if env.rank > 0:  # the checkpoint holds rank 0's random streams: give others their own
+            run.sampler.generator.manual_seed(cfg.seed + env.rank + 7919 * run.step)
+            run.levels.manual_seed(cfg.seed + 1000 + env.rank + 7919 * run.step)
+    return run
 
 
 def centre_crops(folder: Path, size: int) -> Tensor:
@@ -201,13 +205,13 @@ def validate(model: Hyperprior, crops: Tensor) -> list[dict]:
     return results
 
 
-def _card(cfg: TrainConfig, step: int, elapsed: float, env: distributed.Distributed) -> dict:
+def _card(cfg: TrainConfig, run: TrainingState, env: distributed.Distributed) -> dict:
     return {
         "description": "variable-rate mean-scale hyperprior with gain units",
         "training": {
-            "data": [str(d) for d in cfg.train_dirs], "steps": step,
+            "data": [str(d) for d in cfg.train_dirs], "steps": run.step,
             "batch_size": cfg.batch_size * env.world_size, "crop": cfg.crop, "lr": cfg.lr,
-            "hours": round(elapsed / 3600, 3), "device": str(env.device), "seed": cfg.seed,
+            "hours": round(run.elapsed / 3600, 3), "device": str(env.device), "seed": cfg.seed,
             "init": cfg.init,
             "date": date.today().isoformat(),
         },
@@ -216,60 +220,3 @@ def _card(cfg: TrainConfig, step: int, elapsed: float, env: distributed.Distribu
 
 def _format_val(results: list[dict]) -> str:
     return "  ".join(f"{r['bpp']:.3f} bpp/{r['psnr']:.2f} dB" for r in results)
-
-
-def _save_checkpoint(path, model, optimizer, aux_optimizer, step, elapsed, sampler, levels, env):
-    state = {
-        "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-        "aux_optimizer": aux_optimizer.state_dict(), "step": step, "elapsed": elapsed,
-        "sampler": [sampler.state()], "levels": levels.get_state(),
-    }  # fmt: skip
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-
-
-class _CsvLog:
-    fields = ["step", "seconds", "lr", "loss", "bpp", "mse", "psnr", "aux"]
-
-    def __init__(self, path: Path, resume: bool) -> None:
-        new = not (resume and path.exists())
-        self.file = open(path, "w" if new else "a", newline="")
-        self.writer = csv.DictWriter(self.file, self.fields)
-        if new:
-            self.writer.writeheader()
-
-    def write(self, row: dict) -> None:
-        self.writer.writerow({k: row[k] for k in self.fields})
-        self.file.flush()
-
-
-class _Progress:
-    """A rich progress bar on a terminal, plain log lines otherwise (for nohup logs)."""
-
-    def __init__(self, total: int, completed: int, enabled: bool) -> None:
-        self.enabled, self.interactive = enabled, sys.stderr.isatty()
-        self.bar = None
-        if enabled and self.interactive:
-            from rich.progress import Progress
-
-            self.bar = Progress(*Progress.get_default_columns(), "{task.fields[info]}")
-            self.task = self.bar.add_task("training", total=total, completed=completed, info="")
-            self.bar.start()
-
-    def update(self, step: int, row: dict) -> None:
-        info = f"loss {row['loss']:.3f}  {row['bpp']:.3f} bpp  {row['psnr']:.2f} dB"
-        if self.bar:
-            self.bar.update(self.task, completed=step, info=info)
-        elif self.enabled:
-            print(f"step {step}  {row['seconds']:.0f}s  {info}  aux {row['aux']:.1f}", flush=True)
-
-    def note(self, text: str) -> None:
-        if self.bar:
-            self.bar.console.print(text)
-        elif self.enabled:
-            print(text, flush=True)
-
-    def close(self) -> None:
-        if self.bar:
-            self.bar.stop()
