@@ -163,7 +163,9 @@ def decompress(data: bytes, model: str | None = None) -> Image.Image:
     z_shape = (math.ceil(header.height / net.stride), math.ceil(header.width / net.stride))
     try:
         y_hat = net.decompress_latent(payloads[:2], z_shape)
-    except (ValueError, RuntimeError, IndexError) as error:
+    except (ValueError, RuntimeError, IndexError, AssertionError, OverflowError) as error:
+        # Only crafted files get here (the checksums catch accidents); constriction reports
+        # data that no encoder could have written with an AssertionError.
         raise BitstreamError(f"corrupted latent stream: {error}") from None
     _, inverse_gain = net.gains(header.quality)
     with torch.no_grad():

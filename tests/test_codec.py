@@ -133,3 +133,15 @@ def test_absurd_dimensions_in_a_valid_header_are_refused_before_decoding(tiny_mo
     huge = bitstream.Header(header.model, header.weights_hash, 50, 30000, 30000, header.layout)
     with pytest.raises(BitstreamError, match="megapixel limit"):
         aecodec.decompress(bitstream.pack(huge, payloads), tiny_model)
+
+
+def test_crafted_payloads_with_valid_checksums_end_in_a_clean_error(tiny_model):
+    header, payloads = bitstream.unpack(aecodec.compress(smooth_image(40, 60), model=tiny_model))
+    rng = np.random.default_rng(0)
+    for trial in range(40):
+        forged = list(payloads)
+        forged[trial % 2] = rng.integers(0, 256, trial, dtype=np.uint8).tobytes()
+        try:
+            aecodec.decompress(bitstream.pack(header, forged), tiny_model)
+        except AecodecError:
+            pass  # decoding garbage into some image is fine too; crashing is not
