@@ -131,6 +131,7 @@ def info(file: Annotated[Path, typer.Argument(help="An .aec file.")]) -> None:
     header, payloads = bitstream.unpack(data)
     for key, value in bitstream.describe(header, payloads, len(data)).items():
         out.print(f"{key:>16}: {value}")
+    out.print(f"{'checksums':>16}: header and file CRC-32 verified")
 
 
 @app.command()
