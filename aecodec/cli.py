@@ -1,5 +1,6 @@
 """The `aecodec` command line: thin wrappers over the Python API that print one line per file."""
 
+import dataclasses
 import math
 import re
 import sys
@@ -15,7 +16,7 @@ from aecodec import bitstream, codec
 from aecodec.errors import AecodecError
 from aecodec.files import atomic_write, check_output
 from aecodec.image import read_picture, save_picture
-from aecodec.zoo import DEFAULT_MODEL, available_models, load_model
+from aecodec.zoo import CONFIGS, DEFAULT_MODEL, available_models, load_model
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 out = Console(highlight=False, soft_wrap=True, markup=False)
@@ -198,12 +199,17 @@ def train(
     batch_size: Annotated[int, typer.Option(help="Images per step per process.")] = 8,
     crop: Annotated[int, typer.Option(help="Crop size in pixels.")] = 256,
     lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-4,
+    config: Annotated[
+        str, typer.Option(help=f"Architecture: {', '.join(CONFIGS)}.")
+    ] = DEFAULT_MODEL,
     channels: Annotated[
-        tuple[int, int], typer.Option(help="N and M: transform and latent channels.")
-    ] = (128, 192),
+        tuple[int, int] | None,
+        typer.Option(help="N and M (transform and latent channels), instead of the config's."),
+    ] = None,
     lambdas: Annotated[
-        str, typer.Option(help="Comma-separated rate-distortion trade-offs.")
-    ] = "0.0018,0.0035,0.0067,0.013,0.025,0.0483,0.0932",
+        str | None,
+        typer.Option(help="Comma-separated rate-distortion trade-offs, instead of the config's."),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed for weights, crops and levels.")] = 0,
     checkpoint_minutes: Annotated[float, typer.Option(help="Minutes between checkpoints.")] = 10.0,
     val_every: Annotated[int, typer.Option(help="Steps between validations.")] = 1000,
@@ -216,12 +222,18 @@ def train(
     ] = None,
 ) -> None:
     """Train a variable-rate codec on your images (also under torchrun for several processes)."""
-    from aecodec.models.hyperprior import HyperpriorConfig
     from aecodec.train.codec import TrainConfig, train_codec
 
-    config = HyperpriorConfig(*channels, tuple(float(v) for v in lambdas.split(",")))
+    if config not in CONFIGS:
+        raise AecodecError(f"unknown config '{config}' (known: {', '.join(CONFIGS)})")
+    architecture = CONFIGS[config]
+    if channels:
+        architecture = dataclasses.replace(architecture, N=channels[0], M=channels[1])
+    if lambdas:
+        values = tuple(float(v) for v in lambdas.split(","))
+        architecture = dataclasses.replace(architecture, lambdas=values)
     weights = train_codec(TrainConfig(
-        folders, out_dir, val, config, crop, batch_size, lr, steps=steps, minutes=minutes,
+        folders, out_dir, val, architecture, crop, batch_size, lr, steps=steps, minutes=minutes,
         seed=seed, checkpoint_minutes=checkpoint_minutes, val_every=val_every, device=device,
         resume=resume, init=init,
     ))  # fmt: skip

@@ -20,6 +20,12 @@ from aecodec.models.hyperprior import Hyperprior, HyperpriorConfig
 SHIPPED = Path(__file__).parent / "weights"
 DEFAULT_MODEL = "hyperprior-vr"
 FAMILIES = {"hyperprior": (Hyperprior, HyperpriorConfig)}
+# Named architectures to train: the shipped default, a smaller one for CPUs, a tiny one for tests.
+CONFIGS = {
+    "hyperprior-vr": HyperpriorConfig(),
+    "hyperprior-vr-small": HyperpriorConfig(N=64, M=96),
+    "hyperprior-tiny": HyperpriorConfig(N=16, M=24, lambdas=(0.01, 0.1)),
+}
 _TABLE_PREFIXES = ("tables.z", "tables.y")
 
 

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from aecodec.models.hyperprior import Hyperprior, HyperpriorConfig
-from aecodec.zoo import save_model
+from aecodec.models.hyperprior import Hyperprior
+from aecodec.zoo import CONFIGS, save_model
 
-TINY = HyperpriorConfig(N=16, M=24, lambdas=(0.01, 0.1))
+TINY = CONFIGS["hyperprior-tiny"]
 
 
 @pytest.fixture(scope="session")

@@ -1,22 +1,30 @@
 """Every codec architecture, tiny: trains, freezes, codes exactly, saves and loads."""
 
+import pytest
 import torch
 
 from aecodec.codec import MARGIN_LATENT, MARGIN_PIXELS
 from aecodec.models.hyperprior import Hyperprior
 from aecodec.nn.tiling import tiled
-from aecodec.zoo import load_model, save_model
+from aecodec.zoo import CONFIGS, load_model, save_model
 from tests.conftest import TINY
 
 
-def test_forward_backward_gives_likelihoods_and_gradients():
-    model = Hyperprior(TINY)
+@pytest.mark.parametrize("name", CONFIGS)
+def test_every_registered_config_trains_and_codes_exactly(name):
+    torch.manual_seed(0)
+    model = Hyperprior(CONFIGS[name])
     x = torch.rand(2, 3, 64, 64)
     out = model(x, torch.tensor([0, 1]))
     assert out["x_hat"].shape == x.shape
     assert 0 < out["y_likelihood"].min() and out["y_likelihood"].max() <= 1
     (out["x_hat"].mean() - out["y_likelihood"].log().sum()).backward()
     assert model.g_a[0].weight.grad is not None and model.gain.grad is not None
+    model.eval().freeze()
+    y = model.g_a(x[:1]).detach() * model.gains(50)[0]
+    strings, _ = model.compress_latent(y)
+    means, _ = model.h_s_exact(torch.round(model.h_a(y)))
+    assert torch.equal(model.decompress_latent(strings, (1, 1)), torch.round(y - means) + means)
 
 
 def test_coding_needs_freeze_first():

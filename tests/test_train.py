@@ -65,7 +65,7 @@ def test_two_processes_train_data_parallel_with_torchrun(photos, tmp_path):
     command = [
         sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
         "-m", "aecodec", "train", str(photos), "--out", str(tmp_path / "ddp"), "--steps", "6",
-        "--batch-size", "1", "--crop", "64", "--channels", "16", "24", "--lambdas", "0.01,0.05",
+        "--batch-size", "1", "--crop", "64", "--config", "hyperprior-tiny",
         "--device", "cpu",
     ]  # fmt: skip
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
