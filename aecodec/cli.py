@@ -18,7 +18,11 @@ from aecodec.files import atomic_write, check_output
 from aecodec.image import read_picture, save_picture
 from aecodec.zoo import CONFIGS, DEFAULT_MODEL, available_models, load_model
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="aecodec: a learned image codec (compress, decompress, bench, train) and autoencoders.",
+)
 out = Console(highlight=False, soft_wrap=True, markup=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
