@@ -1,8 +1,10 @@
 """The public API: any image in, the same kind of image out, exactly reproducible."""
 
+import hashlib
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -145,3 +147,13 @@ def test_crafted_payloads_with_valid_checksums_end_in_a_clean_error(tiny_model):
             aecodec.decompress(bitstream.pack(header, forged), tiny_model)
         except AecodecError:
             pass  # decoding garbage into some image is fine too; crashing is not
+
+
+def test_a_file_written_earlier_still_decodes_to_the_same_pixels():
+    # Written by the shipped model on 2026-11-27. If this fails, old .aec files no longer decode
+    # as they did: a change reached the tables, the integer path or the synthesis.
+    data = (Path(__file__).parent / "data" / "golden-hyperprior-vr.aec").read_bytes()
+    pixels = np.asarray(aecodec.decompress(data))
+    digest = "395fd5a3cef89a2290ddf3436a979b88c2f056b40bcaa010927d485599f52304"
+    assert pixels.shape == (48, 80, 3)
+    assert hashlib.sha256(pixels.tobytes()).hexdigest() == digest
