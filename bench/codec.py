@@ -31,7 +31,7 @@ def measure(path: Path, quality: float, model: str | None) -> dict:
     result = codec.compress_picture(picture, quality, model)
     encode = time.perf_counter() - start
     start = time.perf_counter()
-    decoded = codec.decompress(result.data)
+    decoded = codec.decompress(result.data, model)
     decode = time.perf_counter() - start
     _, payloads = bitstream.unpack(result.data)
     header_bytes = len(result.data) - sum(len(p) for p in payloads)
