@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load, save_file
 
 from aecodec.entropy.tables import Tables
 from aecodec.errors import ModelError
@@ -73,7 +73,8 @@ def load_model(name: str = DEFAULT_MODEL) -> LoadedModel:
         card = json.loads(card_path.read_text())
         family, config_type = FAMILIES[card["family"]]
         model = family(config_type.from_dict(card["config"]))
-        state = load_file(str(weights))
+        raw = weights.read_bytes()  # read once: parsed here, hashed below
+        state = load(raw)
         tables = {p.split(".")[1]: Tables.from_state(state, p) for p in _TABLE_PREFIXES}
         for key in [k for k in state if k.startswith("tables.")]:
             del state[key]
@@ -83,5 +84,5 @@ def load_model(name: str = DEFAULT_MODEL) -> LoadedModel:
         raise ModelError(f"cannot load model '{name}': {error}") from None
     model.tables = tables
     model.eval()
-    digest = hashlib.sha256(weights.read_bytes()).digest()[:8]
+    digest = hashlib.sha256(raw).digest()[:8]
     return LoadedModel(weights.stem if weights.parent != SHIPPED else name, model, card, digest)
