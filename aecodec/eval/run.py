@@ -9,11 +9,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from aecodec.eval.codecs import BenchmarkError, Codec, get_codec
 from aecodec.eval.metrics import ms_ssim, psnr
+from aecodec.image import read_picture
 
 IMAGE_SUFFIXES = {".png", ".ppm", ".bmp", ".tif", ".tiff"}  # lossless formats only
 METRICS = ("bpp", "psnr-rgb", "ms-ssim-rgb", "encoding_time", "decoding_time")
@@ -32,8 +33,8 @@ def find_images(folder: Path, limit: int | None = None) -> list[Path]:
 
 
 def load_rgb(path: Path) -> Image.Image:
-    with Image.open(path) as image:
-        return ImageOps.exif_transpose(image).convert("RGB")
+    """The image as 8-bit RGB, read as the codec reads it (read_picture)."""
+    return Image.fromarray(read_picture(path).rgb)
 
 
 def measure(codec: Codec, image: Image.Image, setting: float) -> tuple[dict, Image.Image]:

@@ -2,10 +2,10 @@
 
 from pathlib import Path
 
-import numpy as np
 import torch
-from PIL import Image, ImageOps
 from torch import Tensor
+
+from aecodec.image import read_picture
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp"}
 
@@ -22,10 +22,8 @@ def find_images(folders: list[Path]) -> list[Path]:
 
 
 def load_rgb(path: Path) -> Tensor:
-    """An image file as a (3, H, W) uint8 tensor, EXIF orientation applied."""
-    with Image.open(path) as image:
-        rgb = ImageOps.exif_transpose(image).convert("RGB")
-    return torch.from_numpy(np.asarray(rgb).copy()).permute(2, 0, 1).contiguous()
+    """An image file as a (3, H, W) uint8 tensor, read as the codec reads it (read_picture)."""
+    return torch.from_numpy(read_picture(path).rgb).permute(2, 0, 1).contiguous()
 
 
 class CropSampler:
