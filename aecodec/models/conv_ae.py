@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from torch import Tensor, nn
 
 from aecodec.config import JsonConfig
-from aecodec.models.dense import activation
+from aecodec.models.dense import PlainAutoencoder, activation
 
 
 def stage_sizes(size: int, stages: int) -> list[int]:
@@ -62,7 +62,7 @@ class ConvConfig(JsonConfig):
     output_activation: str = "sigmoid"
 
 
-class ConvAE(nn.Module):
+class ConvAE(PlainAutoencoder):
     def __init__(self, config: ConvConfig) -> None:
         super().__init__()
         self.config = config
@@ -82,11 +82,3 @@ class ConvAE(nn.Module):
 
     def decode_logits(self, z: Tensor) -> Tensor:
         return self.decoder(z)
-
-    def decode(self, z: Tensor) -> Tensor:
-        return self.output(self.decode_logits(z))
-
-    def forward(self, x: Tensor) -> dict[str, Tensor]:
-        z = self.encode(x)
-        logits = self.decode_logits(z)
-        return {"x_hat": self.output(logits), "logits": logits, "z": z}

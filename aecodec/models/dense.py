@@ -40,6 +40,21 @@ def mlp(sizes: list[int], act: str, last_act: str, dropout: float = 0.0) -> nn.S
     return nn.Sequential(*layers)
 
 
+class PlainAutoencoder(nn.Module):
+    """What the dense and convolutional autoencoders share; subclasses give encode(),
+    decode_logits() and the output activation."""
+
+    output: nn.Module
+
+    def decode(self, z: Tensor) -> Tensor:
+        return self.output(self.decode_logits(z))
+
+    def forward(self, x: Tensor) -> dict[str, Tensor]:
+        z = self.encode(x)
+        logits = self.decode_logits(z)
+        return {"x_hat": self.output(logits), "logits": logits, "z": z}
+
+
 @dataclass
 class DenseConfig(JsonConfig):
     input_shape: tuple[int, ...] = (1, 28, 28)  # one example; flattened on the way in
@@ -51,7 +66,7 @@ class DenseConfig(JsonConfig):
     dropout: float = 0.0
 
 
-class DenseAE(nn.Module):
+class DenseAE(PlainAutoencoder):
     def __init__(self, config: DenseConfig) -> None:
         super().__init__()
         self.config = config
@@ -68,11 +83,3 @@ class DenseAE(nn.Module):
 
     def decode_logits(self, z: Tensor) -> Tensor:
         return self.decoder(z).view(-1, *self.config.input_shape)
-
-    def decode(self, z: Tensor) -> Tensor:
-        return self.output(self.decode_logits(z))
-
-    def forward(self, x: Tensor) -> dict[str, Tensor]:
-        z = self.encode(x)
-        logits = self.decode_logits(z)
-        return {"x_hat": self.output(logits), "logits": logits, "z": z}
