@@ -38,6 +38,15 @@ def smooth_image(h: int, w: int, channels: int = 3, seed: int = 0) -> np.ndarray
 
 
 @pytest.fixture
+def one_thread():
+    """Run a test on one thread (tiny models train faster without thread hand-offs)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
 def image_path(tmp_path: Path) -> Path:
     from PIL import Image
 

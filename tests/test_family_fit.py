@@ -12,12 +12,7 @@ from aecodec.models.dense import DenseAE, DenseConfig
 CONFIG = DenseConfig(input_shape=(16,), hidden=(8,), latent=3)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: threads only cost
 
 
 def data(n: int = 64) -> torch.Tensor:

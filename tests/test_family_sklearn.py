@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-import torch
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
@@ -16,12 +15,7 @@ from aecodec.family.presets import PRESETS, from_preset
 FAST = dict(hidden=(4,), latent=2, epochs=2, batch_size=16, random_state=0)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: threads only cost
 
 
 @parametrize_with_checks([Autoencoder(**FAST), Autoencoder(kind="vae", **FAST)])
