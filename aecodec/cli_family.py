@@ -9,7 +9,7 @@ import shlex
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
 import torch
@@ -17,13 +17,16 @@ import typer
 from rich.console import Console
 
 from aecodec.errors import DataError, ShapeMismatch
-from aecodec.family import Autoencoder, Dataset, load_data
+from aecodec.family import Dataset, load_data
 from aecodec.family import zoo as family_zoo
 from aecodec.family.data import load_image_as
 from aecodec.family.losses import negative_elbo, reconstruction_mse
 from aecodec.family.plots import image_grid, png_bytes, scatter_png, to_2d
 from aecodec.family.presets import PRESETS, from_preset
 from aecodec.files import atomic_write, check_output
+
+if TYPE_CHECKING:
+    from aecodec.family.estimators import Autoencoder
 
 out = Console(highlight=False, soft_wrap=True)
 
@@ -180,7 +183,7 @@ def generate(
     """Draw VAE samples as an image grid, or interpolate between two inputs in code space."""
     check_output(output, force)
     if interpolate:
-        ae = Autoencoder.load(model)
+        ae = _load(model)
         a, b = (_one_input(ae, model, data, s) for s in interpolate)
         za, zb = ae.transform(a), ae.transform(b)
         t = np.linspace(0, 1, max(steps, 2), dtype=np.float32)[:, None]
@@ -188,7 +191,7 @@ def generate(
         grid = image_grid([np.concatenate([a, row, b]).reshape(len(row) + 2, *ae.example_shape_)])
         what = f"interpolation of {steps} steps between {interpolate[0]} and {interpolate[1]}"
     else:
-        ae = Autoencoder.load(model)
+        ae = _load(model)
         x = ae.sample(count, seed).reshape(count, *ae.example_shape_)
         side = math.ceil(math.sqrt(count))
         grid = image_grid([x[i : i + side] for i in range(0, count, side)])
@@ -243,7 +246,13 @@ def _ints(text: str | None) -> tuple[int, ...] | None:
         raise DataError(f"expected comma-separated whole numbers, got '{text}'") from None
 
 
-def _scores(ae: Autoencoder, test: Dataset) -> dict:
+def _load(model: str) -> "Autoencoder":
+    from aecodec.family.estimators import Autoencoder  # scikit-learn: only when needed
+
+    return Autoencoder.load(model)
+
+
+def _scores(ae: "Autoencoder", test: Dataset) -> dict:
     x = torch.from_numpy(test.x.reshape(len(test), *ae.example_shape_))
     scores = {"mse": round(reconstruction_mse(ae.module_, x), 6)}
     if hasattr(ae.module_, "posterior") and ae.fit_config_.loss == "bce":
@@ -251,15 +260,15 @@ def _scores(ae: Autoencoder, test: Dataset) -> dict:
     return scores
 
 
-def _model_and_data(model: str, data: str | None) -> tuple[Autoencoder, Dataset]:
-    ae = Autoencoder.load(model)
+def _model_and_data(model: str, data: str | None) -> tuple["Autoencoder", Dataset]:
+    ae = _load(model)
     source = data or ae.card_.get("demo_data")
     if source is None:
         raise DataError(f"model '{model}' names no demo data: give a DATA argument")
     return ae, load_data(source)
 
 
-def _fit_shape(ae: Autoencoder, dataset: Dataset, model: str) -> np.ndarray:
+def _fit_shape(ae: "Autoencoder", dataset: Dataset, model: str) -> np.ndarray:
     """The examples in the model's input layout, or a ShapeMismatch naming both shapes."""
     x = dataset.x
     if math.prod(x.shape[1:]) != ae.n_features_in_:
@@ -268,7 +277,7 @@ def _fit_shape(ae: Autoencoder, dataset: Dataset, model: str) -> np.ndarray:
     return x.reshape(len(x), *ae.input_layout_)
 
 
-def _one_input(ae: Autoencoder, model: str, data: str | None, spec: str) -> np.ndarray:
+def _one_input(ae: "Autoencoder", model: str, data: str | None, spec: str) -> np.ndarray:
     """One example: an index into the data (the model's demo data by default) or an image."""
     if spec.isdigit():
         _, dataset = _model_and_data(model, data)

@@ -7,6 +7,15 @@ grid = ae.reconstruct(digits.x[:8])
 """
 
 from aecodec.family.data import Dataset, load_data
-from aecodec.family.estimators import Autoencoder
 
 __all__ = ["Autoencoder", "Dataset", "load_data"]
+
+
+def __getattr__(name: str):
+    # Autoencoder is a scikit-learn estimator: import scikit-learn (about 1 s) only when it is
+    # asked for, not whenever a codec command starts.
+    if name == "Autoencoder":
+        from aecodec.family.estimators import Autoencoder
+
+        return Autoencoder
+    raise AttributeError(f"module 'aecodec.family' has no attribute '{name}'")

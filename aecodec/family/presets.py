@@ -1,7 +1,11 @@
 """Named starting points for `aecodec fit --model NAME`: each is Autoencoder keyword arguments."""
 
+from typing import TYPE_CHECKING
+
 from aecodec.errors import ModelError
-from aecodec.family.estimators import Autoencoder
+
+if TYPE_CHECKING:
+    from aecodec.family.estimators import Autoencoder
 
 PRESETS: dict[str, dict] = {
     # The classic: 784-256-784, a ReLU code, a sigmoid output (Chollet 2016).
@@ -20,8 +24,10 @@ PRESETS: dict[str, dict] = {
 }  # fmt: skip
 
 
-def from_preset(name: str, **overrides) -> Autoencoder:
+def from_preset(name: str, **overrides) -> "Autoencoder":
     """An unfitted Autoencoder of a preset, with some of its settings changed."""
     if name not in PRESETS:
         raise ModelError(f"unknown model '{name}' (known: {', '.join(PRESETS)})")
+    from aecodec.family.estimators import Autoencoder  # scikit-learn, imported when used
+
     return Autoencoder(**{**PRESETS[name], **overrides})
