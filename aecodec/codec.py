@@ -156,13 +156,14 @@ def decompress(data: bytes, model: str | None = None) -> Image.Image:
             f"the file was written with other weights for model '{header.model}' "
             f"(file {header.weights_hash.hex()}, installed {loaded.weights_hash.hex()})"
         )
-    has_alpha = header.layout in ("LA", "RGBA")
-    if len(payloads) != 2 + has_alpha:
-        raise BitstreamError(f"expected {2 + has_alpha} payloads, found {len(payloads)}")
     net = loaded.model
+    has_alpha = header.layout in ("LA", "RGBA")
+    expected = net.latent_payloads + has_alpha
+    if len(payloads) != expected:
+        raise BitstreamError(f"expected {expected} payloads, found {len(payloads)}")
     z_shape = (math.ceil(header.height / net.stride), math.ceil(header.width / net.stride))
     try:
-        y_hat = net.decompress_latent(payloads[:2], z_shape)
+        y_hat = net.decompress_latent(payloads[: net.latent_payloads], z_shape)
     except (ValueError, RuntimeError, IndexError, AssertionError, OverflowError) as error:
         # Only crafted files get here (the checksums catch accidents); constriction reports
         # data that no encoder could have written with an AssertionError.
@@ -174,7 +175,7 @@ def decompress(data: bytes, model: str | None = None) -> Image.Image:
         x_hat = tiled(g_s, y_hat, 16, SYNTHESIS_TILE, MARGIN_LATENT)
     x_hat = x_hat[0, :, : header.height, : header.width].clamp(0, 1)
     rgb = x_hat.mul(255).round().to(torch.uint8).permute(1, 2, 0).numpy()
-    alpha = _unpng(payloads[2], header) if has_alpha else None
+    alpha = _unpng(payloads[-1], header) if has_alpha else None
     return to_pil(rgb, alpha, header.layout)
 
 

@@ -20,11 +20,14 @@ from aecodec.models.hyperprior import Hyperprior, HyperpriorConfig
 SHIPPED = Path(__file__).parent / "weights"
 DEFAULT_MODEL = "hyperprior-vr"
 FAMILIES = {"hyperprior": (Hyperprior, HyperpriorConfig)}
-# Named architectures to train: the shipped default, a smaller one for CPUs, a tiny one for tests.
+# Named architectures to train: the shipped default, a smaller one for CPUs, tiny ones for tests,
+# and the same with a checkerboard context.
 CONFIGS = {
     "hyperprior-vr": HyperpriorConfig(),
     "hyperprior-vr-small": HyperpriorConfig(N=64, M=96),
     "hyperprior-tiny": HyperpriorConfig(N=16, M=24, lambdas=(0.01, 0.1)),
+    "hyperprior-cb": HyperpriorConfig(context="checkerboard"),
+    "hyperprior-cb-tiny": HyperpriorConfig(N=16, M=24, lambdas=(0.01, 0.1), context="checkerboard"),
 }
 _TABLE_PREFIXES = ("tables.z", "tables.y")
 
@@ -79,7 +82,7 @@ def load_model(name: str = DEFAULT_MODEL) -> LoadedModel:
         for key in [k for k in state if k.startswith("tables.")]:
             del state[key]
         model.load_state_dict({k: v.float() for k, v in state.items()})
-        model.h_s_exact.freeze(model.h_s)
+        model.freeze_exact()
     except (KeyError, ValueError, RuntimeError, OSError) as error:
         raise ModelError(f"cannot load model '{name}': {error}") from None
     model.tables = tables

@@ -2,6 +2,13 @@
 
 from aecodec.entropy.factorized import EntropyBottleneck
 from aecodec.entropy.gaussian import GaussianConditional
-from aecodec.entropy.integer import IntegerHyperSynthesis
+from aecodec.entropy.integer import ExactNet, GaussianParameters, IntegerHyperSynthesis, to_fixed
 
-__all__ = ["EntropyBottleneck", "GaussianConditional", "IntegerHyperSynthesis"]
+__all__ = [
+    "EntropyBottleneck",
+    "ExactNet",
+    "GaussianConditional",
+    "GaussianParameters",
+    "IntegerHyperSynthesis",
+    "to_fixed",
+]

@@ -27,8 +27,9 @@ ACT_MAX = 2.0**21
 EXACT_LIMIT = 2.0**53
 
 
-class IntegerHyperSynthesis(nn.Module):
-    """Exact twin of a float hyper-synthesis made of Conv2d, PixelShuffle and ReLU layers."""
+class ExactNet(nn.Module):
+    """Exact twin of a float network made of Conv2d, PixelShuffle and ReLU layers, on
+    fixed-point tensors: float64 tensors of integers that stand for value * 2**FA."""
 
     def __init__(self, float_layers: nn.Module) -> None:
         super().__init__()
@@ -47,15 +48,14 @@ class IntegerHyperSynthesis(nn.Module):
                 self.plan.append(("relu", 0))
             else:
                 raise TypeError(f"no exact integer form for {type(layer).__name__}")
-        thresholds = torch.from_numpy(scale_table()[:-1]) * 2**FA
-        self.register_buffer("thresholds", thresholds.floor(), persistent=False)
 
     @torch.no_grad()
     def freeze(self, float_layers: nn.Module) -> None:
         """Round the float weights to fixed point and check that no sum can lose precision."""
         for i, layer in enumerate(_flatten(float_layers)):
             if isinstance(layer, nn.Conv2d):
-                w = torch.round(layer.weight.double().cpu() * 2**FW)
+                weight = layer.masked_weight() if hasattr(layer, "masked_weight") else layer.weight
+                w = torch.round(weight.double().cpu() * 2**FW)
                 b = torch.round(layer.bias.double().cpu() * 2 ** (FA + FW))
                 fan_in = w[0].numel()
                 if fan_in * w.abs().max() * ACT_MAX + b.abs().max() >= EXACT_LIMIT:
@@ -64,9 +64,8 @@ class IntegerHyperSynthesis(nn.Module):
                 getattr(self, f"b{i}").copy_(b)
 
     @torch.no_grad()
-    def forward(self, z_hat: Tensor) -> tuple[Tensor, Tensor]:
-        """Integer-valued z_hat -> (means as float32, table indices as int64), exactly."""
-        x = z_hat.double() * 2**FA
+    def forward(self, x: Tensor) -> Tensor:
+        """Fixed-point input (N, C, H, W) -> fixed-point output, exactly."""
         for op, arg in self.plan:
             if op == "conv":
                 x = _conv_exact(x, getattr(self, f"w{arg}"), getattr(self, f"b{arg}"))
@@ -75,17 +74,58 @@ class IntegerHyperSynthesis(nn.Module):
                 x = F.pixel_shuffle(x, arg)
             else:
                 x = x.clamp_min(0)
-        scales, means = x.chunk(2, dim=1)
+        return x
+
+
+def to_fixed(x: Tensor) -> Tensor:
+    """Integer-valued (or already exact binary fraction) values as fixed point, clamped."""
+    return (x.double() * 2**FA).clamp_(-ACT_MAX, ACT_MAX)
+
+
+class GaussianParameters(nn.Module):
+    """Fixed-point (scales, means) channels -> means as float32 and table indices, exactly."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        thresholds = torch.from_numpy(scale_table()[:-1]) * 2**FA
+        self.register_buffer("thresholds", thresholds.floor(), persistent=False)
+
+    def forward(self, params: Tensor) -> tuple[Tensor, Tensor]:
+        scales, means = params.chunk(2, dim=1)
         indexes = torch.searchsorted(self.thresholds, scales.contiguous())
         return (means * 2.0**-FA).float(), indexes
 
 
+class IntegerHyperSynthesis(ExactNet):
+    """The exact hyper-synthesis: integer z_hat -> (means, table indices) of y."""
+
+    def __init__(self, float_layers: nn.Module) -> None:
+        super().__init__(float_layers)
+        self.split = GaussianParameters()
+
+    def forward(self, z_hat: Tensor) -> tuple[Tensor, Tensor]:
+        return self.split(self.fixed(z_hat))
+
+    def fixed(self, z_hat: Tensor) -> Tensor:
+        """The fixed-point (scales, means) channels, for a context model to refine."""
+        return super().forward(to_fixed(z_hat))
+
+
 def _conv_exact(x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
-    """Same-padded stride-1 convolution as one float64 matrix product of integers."""
-    n, _, h, w = x.shape
+    """Same-padded stride-1 convolution as float64 matrix products of integers, one per kernel
+    tap (taps that are all zero, like a checkerboard's, are skipped); no unfold, so memory stays
+    at the size of the input and output."""
+    n, c, h, w = x.shape
     out, _, k, _ = weight.shape
-    cols = x.reshape(n, -1, h * w) if k == 1 else F.unfold(x, k, padding=k // 2)
-    y = torch.matmul(weight.reshape(out, -1), cols) + bias[:, None]
+    r = k // 2
+    padded = F.pad(x, (r, r, r, r)) if r else x
+    y = bias[:, None].expand(out, h * w).repeat(n, 1, 1)
+    for i in range(k):
+        for j in range(k):
+            tap = weight[:, :, i, j]
+            if tap.any():
+                shifted = padded[:, :, i : i + h, j : j + w].reshape(n, c, h * w)
+                y += torch.matmul(tap, shifted)
     return y.reshape(n, out, h, w)
 
 

@@ -8,6 +8,8 @@
 - Cui, Wang, Gao, Bai, Feng, "Asymmetric Gained Deep Image Compression With Continuous Rate
   Adaptation", CVPR 2021: per-channel gain and inverse-gain vectors, one pair per rate-distortion
   trade-off lambda, interpolated between neighbours for a continuous quality knob.
+- He, Zheng, Sun, Wang, Qin, "Checkerboard Context Model for Efficient Learned Image
+  Compression", CVPR 2021: optional (config.context), see entropy/checkerboard.py.
 
 `forward()` is the training face (noise for the rate, rounding for the reconstruction);
 `compress()` and `decompress()` are the coding face and need `freeze()` first.
@@ -21,6 +23,8 @@ from torch import Tensor, nn
 
 from aecodec.config import JsonConfig
 from aecodec.entropy import EntropyBottleneck, GaussianConditional, IntegerHyperSynthesis, coder
+from aecodec.entropy.checkerboard import CheckerboardContext
+from aecodec.entropy.gaussian import scale_table
 from aecodec.entropy.tables import Tables
 from aecodec.nn import GDN, conv, deconv, subpel_up
 
@@ -33,6 +37,7 @@ class HyperpriorConfig(JsonConfig):
     lambdas: tuple[float, ...] = field(
         default=(0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483, 0.0932)
     )
+    context: str = "none"  # or "checkerboard": a spatial context on top of the hyperprior
 
 
 class Hyperprior(nn.Module):
@@ -58,6 +63,9 @@ class Hyperprior(nn.Module):
         self.inverse_gain = nn.Parameter(torch.ones(levels, M))
         self.entropy_bottleneck = EntropyBottleneck(N)
         self.gaussian = GaussianConditional()
+        if config.context not in ("none", "checkerboard"):
+            raise ValueError(f"unknown context model '{config.context}'")
+        self.context_model = CheckerboardContext(M) if config.context == "checkerboard" else None
         self.h_s_exact = IntegerHyperSynthesis(self.h_s)
         self.tables: dict[str, Tables] = {}
 
@@ -67,10 +75,18 @@ class Hyperprior(nn.Module):
         """x in [0, 1], levels: (B,) integer lambda index per image."""
         gain = self.gain.abs()[levels][:, :, None, None]
         inverse_gain = self.inverse_gain.abs()[levels][:, :, None, None]
-        y = self.g_a(x) * gain
+        y_hat, likelihoods = self.entropy_forward(self.g_a(x) * gain)
+        return {"x_hat": self.g_s(y_hat * inverse_gain), **likelihoods}
+
+    def entropy_forward(self, y: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """Gained y -> y_hat for the synthesis, and the likelihoods of y and z."""
         z = self.h_a(y)
         z_hat = z + (torch.round(z) - z).detach()
-        scales, means = self.h_s(z_hat).chunk(2, dim=1)
+        hyper = self.h_s(z_hat)
+        if self.context_model is None:
+            scales, means = hyper.chunk(2, dim=1)
+        else:
+            scales, means = self.context_model(hyper, y)
         if self.training:
             z_noisy = z + torch.empty_like(z).uniform_(-0.5, 0.5)
             y_noisy = y + torch.empty_like(y).uniform_(-0.5, 0.5)
@@ -78,8 +94,7 @@ class Hyperprior(nn.Module):
             z_noisy, y_noisy = z_hat, torch.round(y - means) + means
         # The rate sees noise; the synthesis sees what the decoder will: round(y - mu) + mu.
         y_hat = y + (torch.round(y - means) + means - y).detach()
-        return {
-            "x_hat": self.g_s(y_hat * inverse_gain),
+        return y_hat, {
             "y_likelihood": self.gaussian.likelihood(y_noisy, scales, means),
             "z_likelihood": self.entropy_bottleneck.likelihood(z_noisy),
         }
@@ -101,32 +116,50 @@ class Hyperprior(nn.Module):
     @torch.no_grad()
     def freeze(self) -> None:
         """Build the integer tables and the exact hyper-synthesis; needed before coding."""
-        self.h_s_exact.freeze(self.h_s)
+        self.freeze_exact()
         self.tables = {"z": self.entropy_bottleneck.freeze(), "y": self.gaussian.freeze()}
+
+    @torch.no_grad()
+    def freeze_exact(self) -> None:
+        """The fixed-point twins of h_s (and of the context model) from the float weights."""
+        self.h_s_exact.freeze(self.h_s)
+        if self.context_model is not None:
+            self.context_model.freeze()
 
     def _require_frozen(self) -> None:
         if not self.tables:
             raise RuntimeError("entropy tables missing: call model.freeze() after training")
 
-    @torch.no_grad()
-    def compress_latent(self, y: Tensor) -> tuple[list[bytes], dict[str, float]]:
-        """Gained latent y (1, M, h, w), h and w multiples of 4 -> [z bytes, y bytes], rates.
+    @property
+    def latent_payloads(self) -> int:
+        """Byte strings per coded latent: z, then y in one or two halves."""
+        return 2 if self.context_model is None else 3
 
-        The estimated rate is the model's own -log2 likelihood, to compare the file against."""
+    @torch.no_grad()
+    def compress_latent(self, y: Tensor) -> tuple[list[bytes], dict]:
+        """Gained latent y (1, M, h, w), h and w multiples of 4 -> [z bytes, y bytes...] and
+        {"estimated_bits": the model's own -log2 likelihood, to compare the file against,
+         "y_hat": what the decoder will rebuild}."""
         self._require_frozen()
         z_hat = torch.round(self.h_a(y))
-        means, indexes = self.h_s_exact(z_hat)
-        q = torch.round(y - means)
         z_symbols = _ints(z_hat)
         z_rows = np.broadcast_to(np.arange(z_hat.shape[1])[:, None, None], z_symbols.shape)
-        strings = [
-            coder.encode(z_symbols.ravel(), z_rows.ravel(), self.tables["z"]),
-            coder.encode(_ints(q).ravel(), _ints(indexes).ravel(), self.tables["y"]),
-        ]
-        scales = self.h_s(z_hat).chunk(2, dim=1)[0]
-        y_bits = -torch.log2(self.gaussian.likelihood(q + means, scales, means)).sum()
-        z_bits = -torch.log2(self.entropy_bottleneck.likelihood(z_hat)).sum()
-        return strings, {"estimated_bits": float(y_bits + z_bits)}
+        strings = [coder.encode(z_symbols.ravel(), z_rows.ravel(), self.tables["z"])]
+        y_flat = y[0].reshape(y.shape[1], -1)
+        bits = -torch.log2(self.entropy_bottleneck.likelihood(z_hat)).sum()
+
+        def code_group(means: Tensor, indexes: Tensor, positions: Tensor) -> Tensor:
+            nonlocal bits
+            values = y_flat[:, positions]
+            q = torch.round(values - means)
+            rows = indexes.numpy().ravel()
+            strings.append(coder.encode(q.to(torch.int32).numpy().ravel(), rows, self.tables["y"]))
+            scales = torch.from_numpy(scale_table()).float()[indexes]
+            bits += -torch.log2(self.gaussian.likelihood(q + means, scales, means)).sum()
+            return q
+
+        y_hat = self._code_y(z_hat, code_group)
+        return strings, {"estimated_bits": float(bits), "y_hat": y_hat}
 
     @torch.no_grad()
     def decompress_latent(self, strings: list[bytes], z_shape: tuple[int, int]) -> Tensor:
@@ -136,9 +169,25 @@ class Hyperprior(nn.Module):
         z_rows = np.broadcast_to(np.arange(n)[:, None, None], (n, *z_shape))
         z_symbols = coder.decode(strings[0], z_rows.ravel(), self.tables["z"])
         z_hat = torch.from_numpy(z_symbols.reshape(1, n, *z_shape)).float()
-        means, indexes = self.h_s_exact(z_hat)
-        q = coder.decode(strings[1], _ints(indexes).ravel(), self.tables["y"])
-        return torch.from_numpy(q.reshape(means.shape)).float() + means
+        y_strings = iter(strings[1:])
+
+        def code_group(means: Tensor, indexes: Tensor, positions: Tensor) -> Tensor:
+            q = coder.decode(next(y_strings), indexes.numpy().ravel(), self.tables["y"])
+            return torch.from_numpy(q.reshape(means.shape))
+
+        return self._code_y(z_hat, code_group)
+
+    def _code_y(self, z_hat: Tensor, code_group) -> Tensor:
+        """y_hat, group by group in coding order; code_group(means, indexes, positions) gives
+        the integer symbols of the (M, n) positions of a group (flat indices into h * w)."""
+        hyper = self.h_s_exact.fixed(z_hat)
+        if self.context_model is not None:
+            return self.context_model.code(hyper, code_group)
+        _, channels, h, w = hyper.shape
+        means, indexes = self.h_s_exact.split(hyper)
+        everywhere = torch.arange(h * w)
+        q = code_group(means[0].reshape(-1, h * w), indexes[0].reshape(-1, h * w), everywhere)
+        return (q.float() + means[0].reshape(-1, h * w)).reshape(1, -1, h, w)
 
 
 def _ints(t: Tensor) -> np.ndarray:

@@ -1,0 +1,113 @@
+"""Checkerboard context model (He, Zheng, Sun, Wang, Qin, "Checkerboard Context Model for
+Efficient Learned Image Compression", CVPR 2021).
+
+The latent y is split like a checkerboard: the anchors ((row + column) even) are coded first
+with the hyperprior's parameters alone; then a convolution over the decoded anchors gives every
+other position a context from its four to twelve nearest anchors, and both halves are decoded in
+parallel, two passes in all (Minnen et al.'s serial context needs one pass per position).
+
+Parameters are residual: the entropy-parameter network adds a correction to the hyperprior's
+(scales, means), and its last layer starts at zero, so a trained hyperprior starts unchanged.
+The coding face works in fixed point (entropy.integer): anchors enter the context as
+q * 2**FA + mean, integers, so encoder and decoder derive the same tables bit for bit.
+"""
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+
+from aecodec.entropy.integer import ACT_MAX, FA, ExactNet, GaussianParameters
+
+
+def anchors(h: int, w: int, device: torch.device | None = None) -> Tensor:
+    """(h, w) bool: True where (row + column) is even, the positions coded first."""
+    rows, cols = torch.arange(h, device=device), torch.arange(w, device=device)
+    return (rows[:, None] + cols[None, :]) % 2 == 0
+
+
+class AnchorConv(nn.Conv2d):
+    """A convolution that only reads anchors when centred on a non-anchor: the taps at an even
+    offset (the centre included) are masked out, so they are neither trained nor coded."""
+
+    def __init__(self, channels: int, kernel: int = 5) -> None:
+        super().__init__(channels, channels, kernel, padding=kernel // 2)
+        r = kernel // 2
+        offsets = torch.arange(kernel) - r
+        odd = (offsets[:, None] + offsets[None, :]) % 2 == 1
+        self.register_buffer("mask", odd.float()[None, None], persistent=False)
+
+    def masked_weight(self) -> Tensor:
+        return self.weight * self.mask
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self._conv_forward(x, self.masked_weight(), self.bias)
+
+
+class CheckerboardContext(nn.Module):
+    def __init__(self, M: int) -> None:
+        super().__init__()
+        self.context = AnchorConv(M)
+        self.entropy_parameters = nn.Sequential(
+            nn.Conv2d(3 * M, 2 * M, 1), nn.ReLU(), nn.Conv2d(2 * M, 2 * M, 1), nn.ReLU(),
+            nn.Conv2d(2 * M, 2 * M, 1),
+        )  # fmt: skip
+        nn.init.zeros_(self.entropy_parameters[-1].weight)
+        nn.init.zeros_(self.entropy_parameters[-1].bias)
+        self.context_exact = ExactNet(self.context)
+        self.parameters_exact = ExactNet(self.entropy_parameters)
+        self.split = GaussianParameters()
+
+    # -- training face ---------------------------------------------------------------------
+
+    def forward(self, hyper: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        """Float (scales, means) for y, given the hyperprior's; anchors enter the context as the
+        decoder will see them, round(y - mu) + mu, with a straight-through gradient."""
+        is_anchor = anchors(*y.shape[2:], device=y.device)
+        zeros = torch.zeros_like(y)
+        first = hyper + self.entropy_parameters(torch.cat([hyper, zeros], dim=1))
+        means = first.chunk(2, dim=1)[1]
+        y_anchor = y + (torch.round(y - means) + means - y).detach()
+        context = self.context(torch.where(is_anchor, y_anchor, zeros))
+        second = hyper + self.entropy_parameters(torch.cat([hyper, context], dim=1))
+        return torch.where(is_anchor, first, second).chunk(2, dim=1)
+
+    # -- coding face -----------------------------------------------------------------------
+
+    @torch.no_grad()
+    def freeze(self) -> None:
+        self.context_exact.freeze(self.context)
+        self.parameters_exact.freeze(self.entropy_parameters)
+
+    @torch.no_grad()
+    def code(self, hyper: Tensor, code_group: Callable[[Tensor, Tensor, Tensor], Tensor]) -> Tensor:
+        """Walk the two halves of y in coding order and return y_hat (1, M, h, w).
+
+        `hyper` is the fixed-point output of the exact hyper-synthesis. For each half,
+        `code_group(means, indexes, positions)` gets (M, n) means and table indices and the n flat
+        positions, and returns the (M, n) integer symbols: the encoder rounds y and writes them,
+        the decoder reads them."""
+        _, channels, h, w = hyper.shape
+        is_anchor = anchors(h, w).flatten()
+        hyper = hyper[0].reshape(channels, h * w)
+        y_hat = torch.zeros(channels // 2, h * w)
+        context = torch.zeros(channels // 2, h * w, dtype=torch.float64)
+        for half in (is_anchor, ~is_anchor):
+            params = self._refine(hyper[:, half], context[:, half])
+            means, indexes = self.split(params[None, :, :, None])
+            means, indexes = means[0, :, :, 0], indexes[0, :, :, 0]
+            q = code_group(means, indexes, half.nonzero().flatten()).float()
+            y_hat[:, half] = q + means
+            if half is is_anchor:  # the context of the second half, from the first
+                decoded = torch.zeros_like(context)
+                decoded[:, half] = (q.double() * 2**FA + means.double() * 2**FA).clamp(
+                    -ACT_MAX, ACT_MAX
+                )
+                context = self.context_exact(decoded.reshape(1, -1, h, w))[0].reshape(-1, h * w)
+        return y_hat.reshape(1, -1, h, w)
+
+    def _refine(self, hyper: Tensor, context: Tensor) -> Tensor:
+        """Fixed-point (2M, n) parameters: the hyperprior's plus the exact correction."""
+        features = torch.cat([hyper, context])[None, :, :, None]
+        correction = self.parameters_exact(features)[0, :, :, 0]
+        return (hyper + correction).clamp(-ACT_MAX, ACT_MAX)

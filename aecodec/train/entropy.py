@@ -1,0 +1,163 @@
+"""Retrain a codec's entropy model on its frozen transforms, from latents computed once.
+
+With g_a, g_s and the gains fixed, the distortion at every quality is fixed too, so the loss is
+the rate alone and only the entropy model learns: h_a, h_s, the factorised prior of z and, new,
+a context model. Every step then works on 16x16 latents instead of 256x256 images, cheap enough
+for a CPU. This is how a checkerboard context is added to a trained hyperprior (He et al. 2021
+train everything together; training the transforms needs an accelerator, see train/codec.py).
+"""
+
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from aecodec.models.hyperprior import Hyperprior, HyperpriorConfig
+from aecodec.train.codec import centre_crops, learning_rate
+from aecodec.train.data import CropSampler, find_images, load_rgb
+from aecodec.train.report import CsvLog, Progress
+from aecodec.zoo import CONFIGS, load_model, save_model
+
+ENTROPY_MODULES = ("h_a", "h_s", "entropy_bottleneck", "context_model")
+
+
+@dataclass
+class EntropyTrainConfig:
+    train_dirs: list[Path]
+    out_dir: Path
+    init: str  # the trained codec whose transforms are kept
+    model: HyperpriorConfig = field(default_factory=lambda: CONFIGS["hyperprior-cb"])
+    val_dir: Path | None = None
+    crops: int = 8000  # latents cached before training
+    crop: int = 256
+    batch_size: int = 8
+    lr: float = 2e-4
+    aux_lr: float = 1e-3
+    steps: int = 50_000
+    minutes: float | None = None
+    seed: int = 0
+    checkpoint_minutes: float = 10.0
+    log_every: int = 50
+
+
+def train_entropy(cfg: EntropyTrainConfig) -> Path:
+    """Train, export every checkpoint_minutes and at the end; returns the weights path."""
+    torch.manual_seed(cfg.seed)
+    out_dir = Path(cfg.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    loaded = load_model(cfg.init)
+    source = loaded.model
+    model = Hyperprior(cfg.model)
+    missing, _ = model.load_state_dict(source.state_dict(), strict=False)
+    if any(not k.startswith("context_model.") for k in missing):
+        raise ValueError(f"{cfg.init} does not fit the architecture: missing {missing}")
+    for name, p in model.named_parameters():
+        p.requires_grad_(name.split(".")[0] in ENTROPY_MODULES)
+
+    progress = Progress(cfg.steps, 0, enabled=True)
+    progress.note(f"computing {cfg.crops} latents of {cfg.crop}x{cfg.crop} crops ...")
+    images = [load_rgb(p) for p in find_images(cfg.train_dirs)]
+    latents = cache_latents(model, CropSampler(images, cfg.crop, cfg.seed), cfg.crops)
+    val = None
+    if cfg.val_dir:
+        val = _latents_of(model, centre_crops(cfg.val_dir, cfg.crop).float().div(255))
+        progress.note("validation bpp per level before: " + _format(validate(model, val)))
+
+    trained = [p for p in model.parameters() if p.requires_grad]
+    main = [p for n, p in model.named_parameters() if p.requires_grad and "quantiles" not in n]
+    optimizer = torch.optim.Adam(main, lr=cfg.lr)
+    aux_optimizer = torch.optim.Adam([model.entropy_bottleneck.quantiles], lr=cfg.aux_lr)
+    generator = torch.Generator().manual_seed(cfg.seed + 1)
+    gains = model.gain.detach().abs()
+    pixels = cfg.crop**2
+    log = CsvLog(out_dir / "log.csv", resume=False)
+    start = last_save = time.monotonic()
+    step = 0
+    while step < cfg.steps:
+        elapsed = time.monotonic() - start
+        done = max(step / cfg.steps, elapsed / 60 / cfg.minutes if cfg.minutes else 0.0)
+        if done >= 1:
+            break
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(cfg.lr, done)
+        model.train()
+        pick = torch.randint(len(latents), (cfg.batch_size,), generator=generator)
+        levels = torch.randint(len(gains), (cfg.batch_size,), generator=generator)
+        y = latents[pick].float() * gains[levels][:, :, None, None]
+        bpp = rate(model, y) / pixels
+        optimizer.zero_grad(set_to_none=True)
+        bpp.mean().backward()
+        torch.nn.utils.clip_grad_norm_(trained, 1.0)
+        optimizer.step()
+        aux = model.aux_loss()
+        aux_optimizer.zero_grad(set_to_none=True)
+        aux.backward()
+        aux_optimizer.step()
+        step += 1
+        if step % cfg.log_every == 0 or step == 1:
+            row = {"step": step, "seconds": round(elapsed, 1), "lr": learning_rate(cfg.lr, done),
+                   "loss": float(bpp.mean()), "bpp": float(bpp.mean()), "mse": 0.0, "psnr": 0.0,
+                   "aux": float(aux)}  # fmt: skip
+            log.write(row)
+            progress.update(step, row)
+        if time.monotonic() - last_save > cfg.checkpoint_minutes * 60:
+            save_model(model, out_dir / "model", _card(cfg, loaded.card, step, elapsed))
+            last_save = time.monotonic()
+    progress.close()
+    card = _card(cfg, loaded.card, step, time.monotonic() - start)
+    if val is not None:
+        after = card["training"]["validation_bpp"] = validate(model, val)
+        progress.note("validation bpp per level after: " + _format(after))
+    return save_model(model, out_dir / "model", card)
+
+
+def rate(model: Hyperprior, y: Tensor) -> Tensor:
+    """Bits per image of the gained latents y, as the model counts them."""
+    _, likelihoods = model.entropy_forward(y)
+    return sum(-torch.log2(v).flatten(1).sum(1) for v in likelihoods.values())
+
+
+@torch.no_grad()
+def cache_latents(model: Hyperprior, sampler: CropSampler, count: int, batch: int = 16) -> Tensor:
+    """g_a of `count` random crops, before gains, as float16 (half the memory)."""
+    sizes = [min(batch, count - i) for i in range(0, count, batch)]
+    return torch.cat([_latents_of(model, sampler.batch(n)) for n in sizes])
+
+
+@torch.no_grad()
+def _latents_of(model: Hyperprior, x: Tensor) -> Tensor:
+    return model.g_a(x).half()
+
+
+@torch.no_grad()
+def validate(model: Hyperprior, latents: Tensor) -> list[float]:
+    """Bits per pixel at each trained level on held-out latents, with real rounding."""
+    model.eval()
+    pixels = latents.shape[2] * latents.shape[3] * 256
+    results = []
+    for gain in model.gain.abs():
+        y = latents.float() * gain[None, :, None, None]
+        results.append(round(float(rate(model, y).mean()) / pixels, 4))
+    return results
+
+
+def _card(cfg: EntropyTrainConfig, source: dict, step: int, seconds: float) -> dict:
+    return {
+        "description": "variable-rate hyperprior with a checkerboard context",
+        "training": {
+            "transforms": source.get("training", {}),
+            "entropy_model": {
+                "init": cfg.init, "data": [str(d) for d in cfg.train_dirs], "steps": step,
+                "batch_size": cfg.batch_size, "crops": cfg.crops, "crop": cfg.crop, "lr": cfg.lr,
+                "hours": round(seconds / 3600, 3), "device": "cpu", "seed": cfg.seed,
+                "date": date.today().isoformat(), "loss": "rate only, transforms frozen",
+            },
+        },
+    }  # fmt: skip
+
+
+def _format(values: list[float]) -> str:
+    return "  ".join(f"{v:.4f}" for v in values)
