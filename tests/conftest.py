@@ -12,14 +12,17 @@ from aecodec.zoo import CONFIGS, save_model
 TINY = CONFIGS["hyperprior-tiny"]
 
 
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory) -> str:
-    """Path (without suffix) of a tiny saved model, usable as `model=` everywhere."""
+@pytest.fixture(scope="session", params=["hyperprior-tiny", "hyperprior-cb-tiny"])
+def tiny_model(request, tmp_path_factory) -> str:
+    """Path (without suffix) of a tiny saved model, usable as `model=` everywhere; once without
+    and once with the checkerboard context, so every codec test covers both entropy models."""
     torch.manual_seed(0)
-    model = Hyperprior(TINY)
+    model = Hyperprior(CONFIGS[request.param])
     with torch.no_grad():  # scale the gains so latents span several symbols
         model.gain.mul_(torch.tensor([[4.0], [12.0]]))
-    path = tmp_path_factory.mktemp("models") / "tiny"
+        if model.context_model is not None:  # a context that matters, as after training
+            torch.nn.init.normal_(model.context_model.entropy_parameters[-1].weight, std=0.05)
+    path = tmp_path_factory.mktemp("models") / request.param
     save_model(model, path, {"description": "untrained test model"})
     return str(path)
 

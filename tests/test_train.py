@@ -5,14 +5,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
 
+import aecodec
 from aecodec.errors import ModelError
 from aecodec.models.hyperprior import Hyperprior, HyperpriorConfig
 from aecodec.train.codec import TrainConfig, train_codec, warm_start
-from aecodec.zoo import load_model
+from aecodec.train.entropy import EntropyTrainConfig, train_entropy
+from aecodec.zoo import CONFIGS, load_model, save_model
 from tests.conftest import TINY, smooth_image
 
 ROOT = Path(__file__).parent.parent
@@ -93,3 +96,43 @@ def test_new_lambdas_get_gains_interpolated_from_the_model_started_from(tiny_mod
     gain = source.gain.abs()
     assert torch.allclose(wider.gain[0], gain[0]) and torch.allclose(wider.gain[2], gain[1])
     assert torch.allclose(wider.gain[1], (gain[0] * gain[1]).sqrt(), rtol=1e-5)
+
+
+def test_entropy_training_keeps_the_transforms_and_exports_a_context_model(photos, tmp_path):
+    torch.manual_seed(0)
+    source = tmp_path / "source"
+    save_model(Hyperprior(CONFIGS["hyperprior-tiny"]), source, {"training": {"steps": 1}})
+    cfg = EntropyTrainConfig([photos], tmp_path / "run", str(source),
+                             CONFIGS["hyperprior-cb-tiny"], val_dir=photos, crops=8, crop=64,
+                             batch_size=2, lr=1e-3, steps=10, log_every=5)  # fmt: skip
+    loaded = load_model(str(train_entropy(cfg)))
+    before = load_model(str(source)).model
+    assert loaded.model.context_model is not None
+    after = loaded.model.state_dict()
+    for key, value in before.state_dict().items():
+        if key.split(".")[0] in ("g_a", "g_s", "gain", "inverse_gain"):
+            assert torch.equal(after[key], value), key
+    training = loaded.card["training"]
+    assert training["transforms"] == {"steps": 1} and training["entropy_model"]["steps"] == 10
+    assert len(training["validation_bpp"]) == 2
+    pixels = smooth_image(40, 60)
+    out = aecodec.decompress(
+        aecodec.compress(pixels, model=str(tmp_path / "run" / "model")),
+        str(tmp_path / "run" / "model"),
+    )
+    assert np.asarray(out).shape == pixels.shape
+
+
+def test_entropy_training_refuses_a_model_of_another_architecture(photos, tmp_path):
+    save_model(Hyperprior(HyperpriorConfig(8, 12)), tmp_path / "other", {})
+    cfg = EntropyTrainConfig(
+        [photos],
+        tmp_path / "run",
+        str(tmp_path / "other"),
+        CONFIGS["hyperprior-cb-tiny"],
+        crops=2,
+        crop=64,
+        steps=1,
+    )
+    with pytest.raises(ModelError, match="architecture"):
+        train_entropy(cfg)

@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from aecodec.errors import ModelError
 from aecodec.models.hyperprior import Hyperprior, HyperpriorConfig
 from aecodec.train.codec import centre_crops, learning_rate
 from aecodec.train.data import CropSampler, find_images, load_rgb
@@ -51,9 +52,16 @@ def train_entropy(cfg: EntropyTrainConfig) -> Path:
     loaded = load_model(cfg.init)
     source = loaded.model
     model = Hyperprior(cfg.model)
-    missing, _ = model.load_state_dict(source.state_dict(), strict=False)
-    if any(not k.startswith("context_model.") for k in missing):
-        raise ValueError(f"{cfg.init} does not fit the architecture: missing {missing}")
+    try:
+        missing, _ = model.load_state_dict(source.state_dict(), strict=False)
+    except RuntimeError:  # shapes differ
+        missing = ["?"]
+    if (source.config.N, source.config.M, source.config.lambdas) != (
+        cfg.model.N,
+        cfg.model.M,
+        cfg.model.lambdas,
+    ) or any(not k.startswith("context_model.") for k in missing):
+        raise ModelError(f"the model to start from has another architecture: {cfg.init}")
     for name, p in model.named_parameters():
         p.requires_grad_(name.split(".")[0] in ENTROPY_MODULES)
 
@@ -98,9 +106,10 @@ def train_entropy(cfg: EntropyTrainConfig) -> Path:
         aux_optimizer.step()
         step += 1
         if step % cfg.log_every == 0 or step == 1:
+            mean = float(bpp.mean().detach())
             row = {"step": step, "seconds": round(elapsed, 1), "lr": learning_rate(cfg.lr, done),
-                   "loss": float(bpp.mean()), "bpp": float(bpp.mean()), "mse": 0.0, "psnr": 0.0,
-                   "aux": float(aux)}  # fmt: skip
+                   "loss": mean, "bpp": mean, "mse": 0.0, "psnr": 0.0,
+                   "aux": float(aux.detach())}  # fmt: skip
             log.write(row)
             progress.update(step, row)
         if time.monotonic() - last_save > cfg.checkpoint_minutes * 60:
