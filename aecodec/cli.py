@@ -224,9 +224,18 @@ def train(
     init: Annotated[
         str | None, typer.Option(help="Start from this model's weights (name or path).")
     ] = None,
+    entropy_only: Annotated[
+        bool,
+        typer.Option(
+            "--entropy-only",
+            help="Keep --init's transforms and retrain only the entropy model (and a context "
+            "model if the config has one): rate loss on cached latents, fast on a CPU.",
+        ),
+    ] = False,
 ) -> None:
     """Train a variable-rate codec on your images (also under torchrun for several processes)."""
     from aecodec.train.codec import TrainConfig, train_codec
+    from aecodec.train.entropy import EntropyTrainConfig, train_entropy
 
     if config not in CONFIGS:
         raise AecodecError(f"unknown config '{config}' (known: {', '.join(CONFIGS)})")
@@ -236,6 +245,16 @@ def train(
     if lambdas:
         values = tuple(float(v) for v in lambdas.split(","))
         architecture = dataclasses.replace(architecture, lambdas=values)
+    if entropy_only:
+        if not init:
+            raise AecodecError("--entropy-only needs --init: the model whose transforms to keep")
+        weights = train_entropy(EntropyTrainConfig(
+            folders, out_dir, init, architecture, val, crop=crop, batch_size=batch_size, lr=lr,
+            crops=min(EntropyTrainConfig.crops, steps * batch_size),  # no more than it will see
+            steps=steps, minutes=minutes, seed=seed, checkpoint_minutes=checkpoint_minutes,
+        ))  # fmt: skip
+        out.print(f"model written to {weights}")
+        return
     weights = train_codec(TrainConfig(
         folders, out_dir, val, architecture, crop, batch_size, lr, steps=steps, minutes=minutes,
         seed=seed, checkpoint_minutes=checkpoint_minutes, val_every=val_every, device=device,

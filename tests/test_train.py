@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 
 import aecodec
+from aecodec.cli import main
 from aecodec.errors import ModelError
 from aecodec.models.hyperprior import Hyperprior, HyperpriorConfig
 from aecodec.train.codec import TrainConfig, train_codec, warm_start
@@ -136,3 +137,18 @@ def test_entropy_training_refuses_a_model_of_another_architecture(photos, tmp_pa
     )
     with pytest.raises(ModelError, match="architecture"):
         train_entropy(cfg)
+
+
+def test_the_train_command_can_retrain_only_the_entropy_model(photos, tmp_path, monkeypatch):
+    save_model(Hyperprior(CONFIGS["hyperprior-tiny"]), tmp_path / "source", {})
+    args = ["train", photos, "--out", tmp_path / "run", "--config", "hyperprior-cb-tiny",
+            "--crop", "64", "--batch-size", "2", "--steps", "3", "--entropy-only"]  # fmt: skip
+    monkeypatch.setattr(sys, "argv", ["aecodec", *map(str, args)])
+    with pytest.raises(SystemExit) as done:
+        main()
+    assert done.value.code == 1  # --init is missing
+    monkeypatch.setattr(sys, "argv", ["aecodec", *map(str, args), "--init", tmp_path / "source"])
+    with pytest.raises(SystemExit) as done:
+        main()
+    assert done.value.code == 0
+    assert load_model(str(tmp_path / "run" / "model")).model.context_model is not None
