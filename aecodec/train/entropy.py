@@ -7,12 +7,15 @@ for a CPU. This is how a checkerboard context is added to a trained hyperprior (
 train everything together; training the transforms needs an accelerator, see train/codec.py).
 """
 
+import hashlib
 import time
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
 from torch import Tensor
 
 from aecodec.errors import ModelError
@@ -35,7 +38,8 @@ class EntropyTrainConfig:
     crops: int = 8000  # latents cached before training
     crop: int = 256
     batch_size: int = 8
-    lr: float = 2e-4
+    lr: float = 1e-4
+    context_lr: float = 1e-3  # the context model starts from nothing: it may move faster
     aux_lr: float = 1e-3
     steps: int = 50_000
     minutes: float | None = None
@@ -66,17 +70,18 @@ def train_entropy(cfg: EntropyTrainConfig) -> Path:
         p.requires_grad_(name.split(".")[0] in ENTROPY_MODULES)
 
     progress = Progress(cfg.steps, 0, enabled=True)
-    progress.note(f"computing {cfg.crops} latents of {cfg.crop}x{cfg.crop} crops ...")
-    images = [load_rgb(p) for p in find_images(cfg.train_dirs)]
-    latents = cache_latents(model, CropSampler(images, cfg.crop, cfg.seed), cfg.crops)
+    latents = _cached_latents(cfg, model, progress)
     val = None
     if cfg.val_dir:
         val = _latents_of(model, centre_crops(cfg.val_dir, cfg.crop).float().div(255))
         progress.note("validation bpp per level before: " + _format(validate(model, val)))
 
     trained = [p for p in model.parameters() if p.requires_grad]
-    main = [p for n, p in model.named_parameters() if p.requires_grad and "quantiles" not in n]
-    optimizer = torch.optim.Adam(main, lr=cfg.lr)
+    groups: dict[float, list] = {cfg.lr: [], cfg.context_lr: []}
+    for name, p in model.named_parameters():
+        if p.requires_grad and "quantiles" not in name:
+            groups[cfg.context_lr if name.startswith("context_model.") else cfg.lr].append(p)
+    optimizer = torch.optim.Adam([{"params": v, "base_lr": k} for k, v in groups.items() if v])
     aux_optimizer = torch.optim.Adam([model.entropy_bottleneck.quantiles], lr=cfg.aux_lr)
     generator = torch.Generator().manual_seed(cfg.seed + 1)
     gains = model.gain.detach().abs()
@@ -90,7 +95,7 @@ def train_entropy(cfg: EntropyTrainConfig) -> Path:
         if done >= 1:
             break
         for group in optimizer.param_groups:
-            group["lr"] = learning_rate(cfg.lr, done)
+            group["lr"] = learning_rate(group["base_lr"], done)
         model.train()
         pick = torch.randint(len(latents), (cfg.batch_size,), generator=generator)
         levels = torch.randint(len(gains), (cfg.batch_size,), generator=generator)
@@ -129,6 +134,23 @@ def rate(model: Hyperprior, y: Tensor) -> Tensor:
     return sum(-torch.log2(v).flatten(1).sum(1) for v in likelihoods.values())
 
 
+def _cached_latents(cfg: EntropyTrainConfig, model: Hyperprior, progress: Progress) -> Tensor:
+    """The latents of cfg.crops crops, computed once and kept in out_dir for later runs of the
+    same analysis transform."""
+    g_a = hashlib.sha256(b"".join(v.numpy().tobytes() for v in model.g_a.state_dict().values()))
+    key = f"{g_a.hexdigest()[:16]}-{cfg.crops}x{cfg.crop}-seed{cfg.seed}"
+    path = Path(cfg.out_dir) / "latents.safetensors"
+    if path.exists():
+        with safe_open(str(path), "pt") as f:
+            if f.metadata().get("key") == key:
+                return f.get_tensor("latents")
+    progress.note(f"computing {cfg.crops} latents of {cfg.crop}x{cfg.crop} crops ...")
+    images = [load_rgb(p) for p in find_images(cfg.train_dirs)]
+    latents = cache_latents(model, CropSampler(images, cfg.crop, cfg.seed), cfg.crops)
+    save_file({"latents": latents}, str(path), metadata={"key": key})
+    return latents
+
+
 @torch.no_grad()
 def cache_latents(model: Hyperprior, sampler: CropSampler, count: int, batch: int = 16) -> Tensor:
     """g_a of `count` random crops, before gains, as float16 (half the memory)."""
@@ -154,14 +176,19 @@ def validate(model: Hyperprior, latents: Tensor) -> list[float]:
 
 
 def _card(cfg: EntropyTrainConfig, source: dict, step: int, seconds: float) -> dict:
+    """The card; when continuing an entropy-only run, its steps and hours add up."""
+    training = source.get("training", {})
+    earlier = training.get("entropy_model", {"steps": 0, "hours": 0.0})
     return {
         "description": "variable-rate hyperprior with a checkerboard context",
         "training": {
-            "transforms": source.get("training", {}),
+            "transforms": training.get("transforms", training),
             "entropy_model": {
-                "init": cfg.init, "data": [str(d) for d in cfg.train_dirs], "steps": step,
+                "init": earlier.get("init", cfg.init), "data": [str(d) for d in cfg.train_dirs],
+                "steps": earlier["steps"] + step, "runs": earlier.get("runs", 0) + 1,
                 "batch_size": cfg.batch_size, "crops": cfg.crops, "crop": cfg.crop, "lr": cfg.lr,
-                "hours": round(seconds / 3600, 3), "device": "cpu", "seed": cfg.seed,
+                "hours": round(earlier["hours"] + seconds / 3600, 3), "device": "cpu",
+                "seed": cfg.seed, "context_lr": cfg.context_lr,
                 "date": date.today().isoformat(), "loss": "rate only, transforms frozen",
             },
         },
