@@ -103,7 +103,10 @@ class CheckerboardContext(nn.Module):
                 decoded[:, half] = (q.double() * 2**FA + means.double() * 2**FA).clamp(
                     -ACT_MAX, ACT_MAX
                 )
-                context = self.context_exact(decoded.reshape(1, -1, h, w))[0].reshape(-1, h * w)
+                others = (~is_anchor).nonzero().flatten()
+                context[:, others] = self.context_exact(decoded.reshape(1, -1, h, w), others)[
+                    0, :, :, 0
+                ]
         return y_hat.reshape(1, -1, h, w)
 
     def _refine(self, hyper: Tensor, context: Tensor) -> Tensor:

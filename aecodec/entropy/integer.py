@@ -64,11 +64,13 @@ class ExactNet(nn.Module):
                 getattr(self, f"b{i}").copy_(b)
 
     @torch.no_grad()
-    def forward(self, x: Tensor) -> Tensor:
-        """Fixed-point input (N, C, H, W) -> fixed-point output, exactly."""
+    def forward(self, x: Tensor, positions: Tensor | None = None) -> Tensor:
+        """Fixed-point input (N, C, H, W) -> fixed-point output, exactly. With `positions`
+        (flat indices into H * W) a one-convolution net computes only there: (N, C', n, 1)."""
         for op, arg in self.plan:
             if op == "conv":
-                x = _conv_exact(x, getattr(self, f"w{arg}"), getattr(self, f"b{arg}"))
+                x = _conv_exact(x, getattr(self, f"w{arg}"), getattr(self, f"b{arg}"), positions)
+                positions = None
                 x = torch.floor(x * 2.0**-FW).clamp_(-ACT_MAX, ACT_MAX)
             elif op == "shuffle":
                 x = F.pixel_shuffle(x, arg)
@@ -111,22 +113,25 @@ class IntegerHyperSynthesis(ExactNet):
         return super().forward(to_fixed(z_hat))
 
 
-def _conv_exact(x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
+def _conv_exact(x: Tensor, weight: Tensor, bias: Tensor, positions: Tensor | None = None) -> Tensor:
     """Same-padded stride-1 convolution as float64 matrix products of integers, one per kernel
     tap (taps that are all zero, like a checkerboard's, are skipped); no unfold, so memory stays
-    at the size of the input and output."""
+    at the size of the input and output. With `positions`, only those outputs: (N, out, n, 1)."""
     n, c, h, w = x.shape
     out, _, k, _ = weight.shape
     r = k // 2
     padded = F.pad(x, (r, r, r, r)) if r else x
-    y = bias[:, None].expand(out, h * w).repeat(n, 1, 1)
-    for i in range(k):
-        for j in range(k):
-            tap = weight[:, :, i, j]
-            if tap.any():
-                shifted = padded[:, :, i : i + h, j : j + w].reshape(n, c, h * w)
-                y += torch.matmul(tap, shifted)
-    return y.reshape(n, out, h, w)
+    count = h * w if positions is None else len(positions)
+    y = bias[:, None].expand(out, count).repeat(n, 1, 1)
+    for i, j in _nonzero_taps(weight):
+        shifted = padded[:, :, i : i + h, j : j + w].reshape(n, c, h * w)
+        tap = weight[:, :, i, j]
+        y += torch.matmul(tap, shifted if positions is None else shifted[:, :, positions])
+    return y.reshape(n, out, h, w) if positions is None else y[..., None]
+
+
+def _nonzero_taps(weight: Tensor) -> list[tuple[int, int]]:
+    return [tuple(t) for t in weight.abs().sum((0, 1)).nonzero().tolist()]
 
 
 def _flatten(module: nn.Module) -> list[nn.Module]:

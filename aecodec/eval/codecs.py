@@ -139,7 +139,7 @@ def _aec(model: str | None = None) -> Codec:
         settings=settings,
         description=f"aecodec {release}, model {named}, quality in {list(settings)}",
         encode=lambda image, quality: aecodec.compress(image, quality=quality, model=model),
-        decode=lambda data: aecodec.decompress(data).convert("RGB"),
+        decode=lambda data: aecodec.decompress(data, model).convert("RGB"),
     )
 
 
