@@ -1,6 +1,7 @@
 """`aecodec train`: learns, is reproducible, resumes, and runs data-parallel under torchrun."""
 
 import csv
+import dataclasses
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ from aecodec.models.hyperprior import Hyperprior, HyperpriorConfig
 from aecodec.train.codec import TrainConfig, train_codec, warm_start
 from aecodec.train.entropy import EntropyTrainConfig, train_entropy
 from aecodec.zoo import CONFIGS, load_model, save_model
-from tests.conftest import TINY, smooth_image
+from tests.conftest import smooth_image
 
 ROOT = Path(__file__).parent.parent
 
@@ -79,10 +80,25 @@ def test_two_processes_train_data_parallel_with_torchrun(photos, tmp_path):
 
 
 def test_training_can_start_from_an_existing_model(photos, tmp_path, tiny_model):
-    weights = train_codec(_config(photos, tmp_path / "run", steps=0, init=tiny_model, model=TINY))
-    start, result = load_model(tiny_model).model, load_model(str(weights)).model
+    start = load_model(tiny_model).model
+    cfg = _config(photos, tmp_path / "run", steps=0, init=tiny_model, model=start.config)
+    result = load_model(str(train_codec(cfg))).model
     for key, value in start.state_dict().items():
         assert torch.equal(result.state_dict()[key], value)
+
+
+def test_a_context_model_can_be_added_to_a_trained_hyperprior(tmp_path):
+    source = Hyperprior(CONFIGS["hyperprior-tiny"])
+    model = Hyperprior(CONFIGS["hyperprior-cb-tiny"])
+    warm_start(model, source)
+    for key, value in source.state_dict().items():
+        assert torch.equal(model.state_dict()[key], value)
+    x = torch.rand(1, 3, 64, 64)
+    levels = torch.tensor([1])
+    source.eval(), model.eval()  # the context's correction starts at zero: the same rate
+    assert torch.equal(model(x, levels)["y_likelihood"], source(x, levels)["y_likelihood"])
+    with pytest.raises(ModelError, match="context"):
+        warm_start(Hyperprior(CONFIGS["hyperprior-tiny"]), model)
 
 
 def test_starting_from_a_model_of_another_architecture_is_refused(photos, tmp_path):
@@ -92,7 +108,7 @@ def test_starting_from_a_model_of_another_architecture_is_refused(photos, tmp_pa
 
 def test_new_lambdas_get_gains_interpolated_from_the_model_started_from(tiny_model):
     source = load_model(tiny_model).model  # lambdas 0.01 and 0.1
-    wider = Hyperprior(HyperpriorConfig(TINY.N, TINY.M, (0.01, 0.1**1.5, 0.1)))
+    wider = Hyperprior(dataclasses.replace(source.config, lambdas=(0.01, 0.1**1.5, 0.1)))
     warm_start(wider, source)
     gain = source.gain.abs()
     assert torch.allclose(wider.gain[0], gain[0]) and torch.allclose(wider.gain[2], gain[1])

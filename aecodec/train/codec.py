@@ -175,10 +175,14 @@ def centre_crops(folder: Path, size: int) -> Tensor:
 def warm_start(model: Hyperprior, source: Hyperprior) -> None:
     """Copy `source`'s weights into `model`. Other lambdas are allowed: their gain vectors are
     interpolated from the source's, linearly in log-gain over log-lambda (extrapolated at the
-    ends), which is how gains behave between trained levels."""
+    ends), which is how gains behave between trained levels. A context model the source lacks
+    keeps its fresh weights, whose correction starts at zero: the source's rate to begin with."""
     if (source.config.N, source.config.M) != (model.config.N, model.config.M):
         raise ModelError("the model to start from has another architecture (N, M)")
-    state = source.state_dict()
+    if source.context_model is not None and model.context_model is None:
+        raise ModelError("the model to start from has a context model that this config lacks")
+    state = {k: v for k, v in model.state_dict().items() if k.startswith("context_model.")}
+    state |= source.state_dict()
     old = torch.tensor(source.config.lambdas).log()
     new = torch.tensor(model.config.lambdas).log()
     if not torch.equal(old, new):
