@@ -53,6 +53,9 @@ def test_compress_info_decompress(aecodec, tiny_model, image_path):
     out = image_path.parent / "restored.webp"
     done = aecodec("decompress", packed, "-m", tiny_model, "-o", out)
     assert done.returncode == 0, done.stderr and out.exists()
+    fast = image_path.parent / "fast.png"
+    done = aecodec("decompress", packed, "-m", tiny_model, "-o", fast, "--fast")
+    assert done.returncode == 0, done.stderr and fast.exists()
 
 
 def test_many_files_into_a_folder(aecodec, tiny_model, image_path, tmp_path):

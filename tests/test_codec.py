@@ -157,3 +157,10 @@ def test_a_file_written_earlier_still_decodes_to_the_same_pixels():
     digest = "395fd5a3cef89a2290ddf3436a979b88c2f056b40bcaa010927d485599f52304"
     assert pixels.shape == (48, 80, 3)
     assert hashlib.sha256(pixels.tobytes()).hexdigest() == digest
+
+
+def test_fast_decoding_is_within_one_level_of_the_exact_decoder(tiny_model):
+    data = aecodec.compress(smooth_image(70, 90), quality=60, model=tiny_model)
+    exact = np.asarray(aecodec.decompress(data, tiny_model)).astype(int)
+    fast = np.asarray(aecodec.decompress(data, tiny_model, exact=False)).astype(int)
+    assert np.abs(fast - exact).max() <= 1 and (fast != exact).mean() < 1e-3
