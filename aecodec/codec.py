@@ -178,7 +178,7 @@ def decompress(data: bytes, model: str | None = None, *, exact: bool = True) -> 
             y_hat, g_s = y_hat.to(SYNTHESIS_DTYPE), cached_synthesis(model or header.model)
         else:
             g_s = net.g_s
-        x_hat = tiled(g_s, y_hat, 16, SYNTHESIS_TILE, MARGIN_LATENT).float()
+        x_hat = tiled(g_s, y_hat, 16, SYNTHESIS_TILE, MARGIN_LATENT)
     x_hat = x_hat[0, :, : header.height, : header.width].clamp(0, 1)
     rgb = x_hat.mul(255).round().to(torch.uint8).permute(1, 2, 0).numpy()
     alpha = _unpng(payloads[-1], header) if has_alpha else None

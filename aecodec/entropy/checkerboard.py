@@ -17,7 +17,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from aecodec.entropy.integer import ACT_MAX, FA, ExactNet, GaussianParameters
+from aecodec.entropy.integer import ACT_MAX, ExactNet, GaussianParameters, to_fixed
 
 
 def anchors(h: int, w: int, device: torch.device | None = None) -> Tensor:
@@ -88,26 +88,26 @@ class CheckerboardContext(nn.Module):
         positions, and returns the (M, n) integer symbols: the encoder rounds y and writes them,
         the decoder reads them."""
         _, channels, h, w = hyper.shape
-        is_anchor = anchors(h, w).flatten()
         hyper = hyper[0].reshape(channels, h * w)
-        y_hat = torch.zeros(channels // 2, h * w)
-        context = torch.zeros(channels // 2, h * w, dtype=torch.float64)
-        for half in (is_anchor, ~is_anchor):
-            params = self._refine(hyper[:, half], context[:, half])
-            means, indexes = self.split(params[None, :, :, None])
-            means, indexes = means[0, :, :, 0], indexes[0, :, :, 0]
-            q = code_group(means, indexes, half.nonzero().flatten()).float()
-            y_hat[:, half] = q + means
-            if half is is_anchor:  # the context of the second half, from the first
-                decoded = torch.zeros_like(context)
-                decoded[:, half] = (q.double() * 2**FA + means.double() * 2**FA).clamp(
-                    -ACT_MAX, ACT_MAX
-                )
-                others = (~is_anchor).nonzero().flatten()
-                context[:, others] = self.context_exact(decoded.reshape(1, -1, h, w), others)[
-                    0, :, :, 0
-                ]
-        return y_hat.reshape(1, -1, h, w)
+        is_anchor = anchors(h, w).flatten()
+        first, second = is_anchor.nonzero().flatten(), (~is_anchor).nonzero().flatten()
+        no_context = torch.zeros(channels // 2, len(first), dtype=torch.float64)
+        y_first = self._code_half(hyper, first, no_context, code_group)
+        decoded = torch.zeros(1, channels // 2, h * w, dtype=torch.float64)
+        decoded[0, :, first] = to_fixed(y_first)  # q + mu, exact in float64
+        context = self.context_exact(decoded.reshape(1, -1, h, w), second)[0, :, :, 0]
+        y_second = self._code_half(hyper, second, context, code_group)
+        y_hat = torch.zeros(channels // 2, h * w, dtype=torch.float64)
+        y_hat[:, first], y_hat[:, second] = y_first, y_second
+        return y_hat.float().reshape(1, -1, h, w)
+
+    def _code_half(self, hyper: Tensor, positions: Tensor, context: Tensor, code_group) -> Tensor:
+        """y_hat (float64, exact) of one half, given its fixed-point context."""
+        params = self._refine(hyper[:, positions], context)
+        means, indexes = self.split(params[None, :, :, None])
+        means, indexes = means[0, :, :, 0], indexes[0, :, :, 0]
+        q = code_group(means, indexes, positions)
+        return q.double() + means.double()
 
     def _refine(self, hyper: Tensor, context: Tensor) -> Tensor:
         """Fixed-point (2M, n) parameters: the hyperprior's plus the exact correction."""
