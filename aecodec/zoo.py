@@ -18,7 +18,7 @@ from aecodec.errors import ModelError
 from aecodec.models.hyperprior import Hyperprior, HyperpriorConfig
 
 SHIPPED = Path(__file__).parent / "weights"
-DEFAULT_MODEL = "hyperprior-vr"
+DEFAULT_MODEL = "hyperprior-cb"
 FAMILIES = {"hyperprior": (Hyperprior, HyperpriorConfig)}
 # Named architectures to train: the shipped default, a smaller one for CPUs, tiny ones for tests,
 # and the same with a checkerboard context.
