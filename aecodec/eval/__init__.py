@@ -119,4 +119,6 @@ def _description(codec: str) -> str:
 
 
 def _file_stem(codec: str) -> str:
-    return codec.replace(":", "-")
+    """A file name for a codec's JSON: "aec:/some/model" -> "aec-model"."""
+    base, _, model = codec.partition(":")
+    return f"{base}-{Path(model).name}" if model else base
