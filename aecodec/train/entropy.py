@@ -20,7 +20,7 @@ from torch import Tensor
 
 from aecodec.errors import ModelError
 from aecodec.models.hyperprior import Hyperprior, HyperpriorConfig
-from aecodec.train.codec import centre_crops, learning_rate
+from aecodec.train.codec import centre_crops, learning_rate, warm_start
 from aecodec.train.data import CropSampler, find_images, load_rgb
 from aecodec.train.report import CsvLog, Progress
 from aecodec.zoo import CONFIGS, load_model, save_model
@@ -55,17 +55,10 @@ def train_entropy(cfg: EntropyTrainConfig) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     loaded = load_model(cfg.init)
     source = loaded.model
+    if source.config.lambdas != cfg.model.lambdas:  # the gains stay frozen: no interpolation
+        raise ModelError(f"the model to start from has another architecture (lambdas): {cfg.init}")
     model = Hyperprior(cfg.model)
-    try:
-        missing, _ = model.load_state_dict(source.state_dict(), strict=False)
-    except RuntimeError:  # shapes differ
-        missing = ["?"]
-    if (source.config.N, source.config.M, source.config.lambdas) != (
-        cfg.model.N,
-        cfg.model.M,
-        cfg.model.lambdas,
-    ) or any(not k.startswith("context_model.") for k in missing):
-        raise ModelError(f"the model to start from has another architecture: {cfg.init}")
+    warm_start(model, source)  # checks N and M; a new context model starts at zero correction
     for name, p in model.named_parameters():
         p.requires_grad_(name.split(".")[0] in ENTROPY_MODULES)
 
