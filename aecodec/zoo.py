@@ -21,13 +21,17 @@ SHIPPED = Path(__file__).parent / "weights"
 DEFAULT_MODEL = "hyperprior-cb"
 FAMILIES = {"hyperprior": (Hyperprior, HyperpriorConfig)}
 # Named architectures to train: the shipped default, a smaller one for CPUs, tiny ones for tests,
-# and the same with a checkerboard context.
+# the same with a checkerboard context, and that one over a wider range of rates (0.1-1.5 bpp).
 CONFIGS = {
     "hyperprior-vr": HyperpriorConfig(),
     "hyperprior-vr-small": HyperpriorConfig(N=64, M=96),
     "hyperprior-tiny": HyperpriorConfig(N=16, M=24, lambdas=(0.01, 0.1)),
     "hyperprior-cb": HyperpriorConfig(context="checkerboard"),
     "hyperprior-cb-tiny": HyperpriorConfig(N=16, M=24, lambdas=(0.01, 0.1), context="checkerboard"),
+    "hyperprior-cb-wide": HyperpriorConfig(
+        lambdas=(0.0005, 0.0012, 0.0027, 0.0062, 0.0145, 0.0335, 0.078, 0.18),
+        context="checkerboard",
+    ),
 }
 _TABLE_PREFIXES = ("tables.z", "tables.y")
 
