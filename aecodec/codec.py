@@ -6,7 +6,6 @@ decompress: the reverse; the container names the model and a hash of its weights
 only ever decoded by the exact weights that wrote it.
 """
 
-import copy
 import functools
 import io
 import math
@@ -21,6 +20,7 @@ from aecodec import bitstream
 from aecodec.errors import BitstreamError, ModelError
 from aecodec.image import Picture, read_picture, to_pil
 from aecodec.models.hyperprior import Hyperprior
+from aecodec.nn.synthesis64 import Float64Synthesis
 from aecodec.nn.tiling import tiled
 from aecodec.zoo import DEFAULT_MODEL, LoadedModel, load_model
 
@@ -28,7 +28,6 @@ ANALYSIS_TILE, SYNTHESIS_TILE = 1024, 32  # pixels in, latent samples in (= 512 
 MARGIN_PIXELS, MARGIN_LATENT = 32, 2  # the receptive-field radii: 30 px and under 2 samples
 # The synthesis runs in float64 so that the same symbols give the same pixels whatever the thread
 # count or convolution library: float32 differences (~1e-6) would flip a rounding now and then.
-SYNTHESIS_DTYPE = torch.float64
 MAX_PIXELS = 1 << 28  # the same limit as for input images: what the encoder could have written
 TARGET_TOLERANCE = 0.03  # a size or bpp target is met when the file is within 3% below it
 
@@ -48,9 +47,9 @@ def cached_model(name: str) -> LoadedModel:
 
 
 @functools.lru_cache(maxsize=4)
-def cached_synthesis(name: str) -> torch.nn.Module:
-    """A copy of the model's synthesis in SYNTHESIS_DTYPE (the model itself stays float32)."""
-    return copy.deepcopy(cached_model(name).model.g_s).to(SYNTHESIS_DTYPE)
+def cached_synthesis(name: str) -> Float64Synthesis:
+    """A float64 copy of the model's synthesis (the model itself stays float32)."""
+    return Float64Synthesis(cached_model(name).model.g_s)
 
 
 def compress(
@@ -175,7 +174,7 @@ def decompress(data: bytes, model: str | None = None, *, exact: bool = True) -> 
     with torch.no_grad():
         y_hat = y_hat * inverse_gain
         if exact:
-            y_hat, g_s = y_hat.to(SYNTHESIS_DTYPE), cached_synthesis(model or header.model)
+            y_hat, g_s = y_hat.double(), cached_synthesis(model or header.model)
         else:
             g_s = net.g_s
         x_hat = tiled(g_s, y_hat, 16, SYNTHESIS_TILE, MARGIN_LATENT)

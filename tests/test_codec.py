@@ -149,14 +149,20 @@ def test_crafted_payloads_with_valid_checksums_end_in_a_clean_error(tiny_model):
             pass  # decoding garbage into some image is fine too; crashing is not
 
 
-def test_a_file_written_earlier_still_decodes_to_the_same_pixels():
-    # Written by the shipped model on 2026-11-27. If this fails, old .aec files no longer decode
-    # as they did: a change reached the tables, the integer path or the synthesis.
-    data = (Path(__file__).parent / "data" / "golden-hyperprior-vr.aec").read_bytes()
+GOLDEN = {  # files written by earlier defaults, and the SHA-256 of the pixels they decode to
+    "hyperprior-vr": "395fd5a3cef89a2290ddf3436a979b88c2f056b40bcaa010927d485599f52304",
+    "hyperprior-cb": "46d5ef68f41a086799643a13a9441e9f9fc8949ef68656d85c95b76eec2b79ac",
+}
+
+
+@pytest.mark.parametrize("model", GOLDEN)
+def test_a_file_written_earlier_still_decodes_to_the_same_pixels(model):
+    # If this fails, old .aec files no longer decode as they did: a change reached the tables,
+    # the integer path (hyperprior and context) or the synthesis.
+    data = (Path(__file__).parent / "data" / f"golden-{model}.aec").read_bytes()
     pixels = np.asarray(aecodec.decompress(data))
-    digest = "395fd5a3cef89a2290ddf3436a979b88c2f056b40bcaa010927d485599f52304"
     assert pixels.shape == (48, 80, 3)
-    assert hashlib.sha256(pixels.tobytes()).hexdigest() == digest
+    assert hashlib.sha256(pixels.tobytes()).hexdigest() == GOLDEN[model]
 
 
 def test_fast_decoding_is_within_one_level_of_the_exact_decoder(tiny_model):
