@@ -18,7 +18,7 @@ from aecodec.errors import ModelError
 from aecodec.models.hyperprior import Hyperprior, HyperpriorConfig
 
 SHIPPED = Path(__file__).parent / "weights"
-DEFAULT_MODEL = "hyperprior-cb"
+DEFAULT_MODEL = "hyperprior-cb-wide"
 FAMILIES = {"hyperprior": (Hyperprior, HyperpriorConfig)}
 # Named architectures to train: the shipped default, a smaller one for CPUs, tiny ones for tests,
 # the same with a checkerboard context, and that one over a wider range of rates (0.1-1.5 bpp).
