@@ -1,12 +1,13 @@
 """Build the training data pack that recipes/device_train.sh expects in .devdata/.
 
-    python recipes/make_devdata.py ../shared/data [--quality 95] [--scale 0.75]
+    python recipes/make_devdata.py ../shared/data [--quality 95] [--scale 0.5]
 
-The device tool moves at most 64 MiB with the working tree (tracked files included, about 17 MiB
-now), so the 49 PNG photos are downscaled (0.75 by default, which also softens their noise) and
+The device tool moves at most 64 MiB with the working tree (tracked files included: see
+docs/training.md for leaving the shipped models a run does not need behind), so the 49 PNG
+photos are downscaled (0.5 by default, which also softens their noise; 36.8 MiB in all) and
 re-encoded as JPEG (4:4:4, quality 95); BSDS500 train and test are copied as they are (JPEG
-already), and 16 images of BSDS500 val are the validation set. Kodak is never included. The
-first shipped model was trained on a pack made with --scale 1.
+already), and 16 images of BSDS500 val are the validation set. Kodak is never included.
+hyperprior-vr was trained on a pack made with --scale 1, hyperprior-cb-wide with --scale 0.5.
 """
 
 import argparse
@@ -20,7 +21,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("shared_data", type=Path)
     parser.add_argument("--quality", type=int, default=95)
-    parser.add_argument("--scale", type=float, default=0.75)
+    parser.add_argument("--scale", type=float, default=0.5)
     parser.add_argument("--out", type=Path, default=Path(".devdata"))
     args = parser.parse_args()
     photos = args.out / "photos"
