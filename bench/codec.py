@@ -76,7 +76,7 @@ def main() -> None:
             f"  (--fast differs in {mean['fast_differ']:.1e} of values)",
             flush=True,
         )
-        figures.append({"quality": quality, **{k: round(v, 4) for k, v in mean.items()}})
+        figures.append({"quality": quality, **{k: float(f"{v:.5g}") for k, v in mean.items()}})
     if args.write_card:
         write_card(args.model or DEFAULT_MODEL, figures, "python " + " ".join(sys.argv))
 
