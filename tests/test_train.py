@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from safetensors.torch import save_file
 
 import aecodec
 from aecodec.cli import main
@@ -168,3 +169,20 @@ def test_the_train_command_can_retrain_only_the_entropy_model(photos, tmp_path, 
         main()
     assert done.value.code == 0
     assert load_model(str(tmp_path / "run" / "model")).model.context_model is not None
+
+
+def test_join_shards_rebuilds_the_export_of_a_device_run(tmp_path):
+    # device_train.sh brings back float32 shards and the card; the export itself is too large.
+    model = Hyperprior(CONFIGS["hyperprior-cb-tiny"])
+    exported = save_model(model, tmp_path / "gpu" / "model", {"training": {"steps": 7}})
+    state = {k: v.contiguous() for k, v in model.state_dict().items()}
+    keys = sorted(state)
+    run = tmp_path / "back"
+    run.mkdir()
+    (run / "model.json").write_text(exported.with_suffix(".json").read_text())
+    for i in range(3):
+        save_file({k: state[k] for k in keys[i::3]}, str(run / f"fp32-{i}.safetensors"))
+    script = ROOT / "recipes" / "join_shards.py"
+    subprocess.run([sys.executable, script, run], check=True, capture_output=True)
+    assert (run / "model.safetensors").read_bytes() == exported.read_bytes()
+    assert load_model(str(run / "model")).card["training"]["steps"] == 7
