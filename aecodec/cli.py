@@ -121,7 +121,7 @@ def decompress(
         bool,
         typer.Option(
             "--fast",
-            help="Float32 synthesis, about 2x faster; a pixel may differ by one level "
+            help="Float32 synthesis, about 1.3x faster; a pixel may differ by one level "
             "between machines (the default output is identical everywhere).",
         ),
     ] = False,
