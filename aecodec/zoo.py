@@ -69,6 +69,12 @@ def save_model(model: Hyperprior, path: Path, card: dict) -> Path:
     return weights
 
 
+def model_from_card(card: dict) -> Hyperprior:
+    """A fresh model of the architecture a card names (its family and config)."""
+    family, config_type = FAMILIES[card["family"]]
+    return family(config_type.from_dict(card["config"]))
+
+
 def load_model(name: str = DEFAULT_MODEL) -> LoadedModel:
     """A shipped model by name, or a model by the path of its .safetensors file."""
     weights = available_models().get(name) or Path(name).with_suffix(".safetensors")
@@ -78,8 +84,7 @@ def load_model(name: str = DEFAULT_MODEL) -> LoadedModel:
         raise ModelError(f"unknown model '{name}' (shipped models: {known})")
     try:
         card = json.loads(card_path.read_text())
-        family, config_type = FAMILIES[card["family"]]
-        model = family(config_type.from_dict(card["config"]))
+        model = model_from_card(card)
         raw = weights.read_bytes()  # read once: parsed here, hashed below
         state = load(raw)
         tables = {p.split(".")[1]: Tables.from_state(state, p) for p in _TABLE_PREFIXES}

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from safetensors.torch import load_file
 
-from aecodec.zoo import FAMILIES, save_model
+from aecodec.zoo import model_from_card, save_model
 
 
 def main() -> None:
@@ -22,8 +22,7 @@ def main() -> None:
     parser.add_argument("run_dir", type=Path)
     run = parser.parse_args().run_dir
     card = json.loads((run / "model.json").read_text())
-    family, config_type = FAMILIES[card.pop("family")]
-    model = family(config_type.from_dict(card.pop("config")))
+    model = model_from_card(card)
     state = {}
     for shard in sorted(run.glob("fp32-*.safetensors")):
         state |= load_file(shard)
