@@ -58,6 +58,13 @@ class _PhaseConvTranspose(nn.Module):
         self.register_buffer("bias", bias.to(torch.float64))
         self.kernel = k
         self.pad = (k // 2 + 1) // 2  # the largest input shift any phase reads
+        # Few output channels (the last layer): one product of every input row with every tap,
+        # then shifted sums of its columns, reads the input once instead of once per tap.
+        c_in, c_out = weight.shape[:2]
+        every_tap = None
+        if k * k * c_out <= c_in:
+            every_tap = self.taps.reshape(k * k, c_in, c_out).permute(0, 2, 1).reshape(-1, c_in)
+        self.register_buffer("every_tap", every_tap)  # (taps * out, in), or None
 
     def forward(self, h: Tensor) -> Tensor:
         height, width, channels = h.shape
@@ -70,13 +77,9 @@ class _PhaseConvTranspose(nn.Module):
         stride = width + 2 * pad  # output row j, column i sits at j * stride + i
         count = (height - 1) * stride + width
         c_out = self.taps.shape[3]
-        # Few output channels (the last layer): one product of every row with every tap, then
-        # shifted sums of its columns, reads the input once instead of once per tap.
         products = None
-        if k * k * c_out <= channels:
-            every_tap = self.taps.reshape(k * k, channels, c_out)
-            every_tap = every_tap.permute(0, 2, 1).reshape(-1, channels)  # (taps * out, in)
-            products = (every_tap @ rows_of.t()).view(k, k, c_out, -1)  # row-major per tap
+        if self.every_tap is not None:  # (taps * out, in) @ (in, rows): row-major per tap
+            products = (self.every_tap @ rows_of.t()).view(k, k, c_out, -1)
         out = h.new_empty(2, 2, height, stride, c_out)
         for py in range(2):
             for px in range(2):
