@@ -40,8 +40,13 @@ class GDN(nn.Module):
         self.beta_sqrt = nn.Parameter(torch.ones(channels))
         self.gamma_sqrt = nn.Parameter(torch.eye(channels).mul(0.1).add(1e-3).sqrt())
 
-    def forward(self, x: Tensor) -> Tensor:
+    def normalisation(self) -> tuple[Tensor, Tensor]:
+        """The effective beta (C,) and gamma (C, C), non-negative, in the parameters' dtype."""
         beta = _LowerBound.apply(self.beta_sqrt, self.beta_min**0.5) ** 2
         gamma = _LowerBound.apply(self.gamma_sqrt, 0.0) ** 2
+        return beta, gamma
+
+    def forward(self, x: Tensor) -> Tensor:
+        beta, gamma = self.normalisation()
         norm = F.conv2d(x.abs(), gamma[:, :, None, None], beta)
         return x * norm if self.inverse else x / norm

@@ -8,6 +8,8 @@ offset into its rows, so no buffer is larger than the output. The arithmetic is 
 the order of float64 additions, far below what could move a rounding to 8 bits.
 """
 
+import copy
+
 import torch
 from torch import Tensor, nn
 
@@ -103,10 +105,10 @@ class _ChannelsLastGDN(nn.Module):
 
     def __init__(self, gdn: GDN) -> None:
         super().__init__()
-        beta_sqrt = gdn.beta_sqrt.detach().to(torch.float64)
-        gamma_sqrt = gdn.gamma_sqrt.detach().to(torch.float64)
-        self.register_buffer("beta", beta_sqrt.clamp(min=gdn.beta_min**0.5) ** 2)
-        self.register_buffer("gamma_t", (gamma_sqrt.clamp(min=0.0) ** 2).t().contiguous())
+        with torch.no_grad():  # squared in float64, as the float64 copy of the layer would
+            beta, gamma = copy.deepcopy(gdn).double().normalisation()
+        self.register_buffer("beta", beta)
+        self.register_buffer("gamma_t", gamma.t().contiguous())
         self.inverse = gdn.inverse
 
     def forward(self, h: Tensor) -> Tensor:
