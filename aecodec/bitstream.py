@@ -57,6 +57,11 @@ class Header:
         if problem:
             raise ValueError(problem)
 
+    @property
+    def has_alpha(self) -> bool:
+        """Whether the file carries an alpha plane (its last payload)."""
+        return self.layout in ("LA", "RGBA")
+
 
 def quantize_quality(quality: float) -> float:
     """The nearest quality a file can store. Encode with this value, not the raw one: the decoder

@@ -146,6 +146,24 @@ def decompress(data: bytes, model: str | None = None, *, exact: bool = True) -> 
     runs the synthesis in float32, about 1.3 times as fast: the latents are decoded exactly all the
     same, but a pixel may then differ by one level between machines or thread counts (about one
     value in 100,000)."""
+    header, payloads, y_hat = decode_latents(data, model)
+    with torch.no_grad():
+        if exact:
+            y_hat, g_s = y_hat.double(), cached_synthesis(model or header.model)
+        else:
+            g_s = cached_model(model or header.model).model.g_s
+        x_hat = tiled(g_s, y_hat, 16, SYNTHESIS_TILE, MARGIN_LATENT)
+    x_hat = x_hat[0, :, : header.height, : header.width].clamp(0, 1)
+    rgb = x_hat.mul(255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    alpha = _unpng(payloads[-1], header) if header.has_alpha else None
+    return to_pil(rgb, alpha, header.layout)
+
+
+def decode_latents(
+    data: bytes, model: str | None = None
+) -> tuple[bitstream.Header, list[bytes], torch.Tensor]:
+    """Check an .aec file against its model and decode its latents exactly: the header, the
+    payloads, and the synthesis input (y_hat times the inverse gain of the file's quality)."""
     header, payloads = bitstream.unpack(data)
     if header.width * header.height > MAX_PIXELS:
         raise BitstreamError(
@@ -159,8 +177,7 @@ def decompress(data: bytes, model: str | None = None, *, exact: bool = True) -> 
             f"(file {header.weights_hash.hex()}, installed {loaded.weights_hash.hex()})"
         )
     net = loaded.model
-    has_alpha = header.layout in ("LA", "RGBA")
-    expected = net.latent_payloads + has_alpha
+    expected = net.latent_payloads + header.has_alpha
     if len(payloads) != expected:
         raise BitstreamError(f"expected {expected} payloads, found {len(payloads)}")
     z_shape = (math.ceil(header.height / net.stride), math.ceil(header.width / net.stride))
@@ -171,17 +188,7 @@ def decompress(data: bytes, model: str | None = None, *, exact: bool = True) -> 
         # data that no encoder could have written with an AssertionError.
         raise BitstreamError(f"corrupted latent stream: {error}") from None
     _, inverse_gain = net.gains(header.quality)
-    with torch.no_grad():
-        y_hat = y_hat * inverse_gain
-        if exact:
-            y_hat, g_s = y_hat.double(), cached_synthesis(model or header.model)
-        else:
-            g_s = net.g_s
-        x_hat = tiled(g_s, y_hat, 16, SYNTHESIS_TILE, MARGIN_LATENT)
-    x_hat = x_hat[0, :, : header.height, : header.width].clamp(0, 1)
-    rgb = x_hat.mul(255).round().to(torch.uint8).permute(1, 2, 0).numpy()
-    alpha = _unpng(payloads[-1], header) if has_alpha else None
-    return to_pil(rgb, alpha, header.layout)
+    return header, payloads, y_hat * inverse_gain
 
 
 def _pad(size: int, stride: int) -> int:

@@ -18,20 +18,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from aecodec import bitstream, codec  # noqa: E402
+from aecodec import codec  # noqa: E402
 from aecodec.nn.synthesis64 import Float64Synthesis  # noqa: E402
 from aecodec.train.data import find_images  # noqa: E402
 from aecodec.zoo import DEFAULT_MODEL  # noqa: E402
-
-
-def latents(path: Path, model: str) -> torch.Tensor:
-    """The decoder's input for one image at quality 50: decoded y_hat times the inverse gain."""
-    data = codec.compress(str(path), quality=50, model=model)
-    header, payloads = bitstream.unpack(data)
-    net = codec.cached_model(model).model
-    z_shape = (-(-header.height // net.stride), -(-header.width // net.stride))
-    y_hat = net.decompress_latent(payloads[: net.latent_payloads], z_shape)
-    return y_hat * net.gains(header.quality)[1]
 
 
 def best_of(repeat: int, way: torch.nn.Module, x: torch.Tensor) -> tuple[float, torch.Tensor]:
@@ -65,7 +55,8 @@ def main() -> None:
     images = find_images([args.folder])[: args.limit]
     with torch.no_grad():
         for path in images:
-            y = latents(path, args.model)
+            data = codec.compress(str(path), quality=50, model=args.model)
+            _, _, y = codec.decode_latents(data, args.model)
             outputs = {}
             for name, way in ways.items():
                 x = y if name.endswith("(--fast)") else y.double()
