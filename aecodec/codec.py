@@ -147,11 +147,9 @@ def decompress(data: bytes, model: str | None = None, *, exact: bool = True) -> 
     same, but a pixel may then differ by one level between machines or thread counts (about one
     value in 100,000)."""
     header, payloads, y_hat = decode_latents(data, model)
-    with torch.no_grad():
-        if exact:
-            y_hat, g_s = y_hat.double(), cached_synthesis(model or header.model)
-        else:
-            g_s = cached_model(model or header.model).model.g_s
+    name = model or header.model
+    g_s = cached_synthesis(name) if exact else cached_model(name).model.g_s
+    with torch.no_grad():  # Float64Synthesis takes the float32 tiles to float64 itself
         x_hat = tiled(g_s, y_hat, 16, SYNTHESIS_TILE, MARGIN_LATENT)
     x_hat = x_hat[0, :, : header.height, : header.width].clamp(0, 1)
     rgb = x_hat.mul(255).round().to(torch.uint8).permute(1, 2, 0).numpy()
