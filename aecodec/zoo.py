@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from safetensors.torch import load, save_file
+from torch import Tensor
 
 from aecodec.entropy.tables import Tables
 from aecodec.errors import ModelError
@@ -31,6 +32,13 @@ CONFIGS = {
     "hyperprior-cb-wide": HyperpriorConfig(
         lambdas=(0.0005, 0.0012, 0.0027, 0.0062, 0.0145, 0.0335, 0.078, 0.18),
         context="checkerboard",
+    ),
+    "hyperprior-sc-tiny": HyperpriorConfig(
+        N=16, M=24, lambdas=(0.01, 0.1), context="space-channel"
+    ),
+    "hyperprior-sc-wide": HyperpriorConfig(
+        lambdas=(0.0005, 0.0012, 0.0027, 0.0062, 0.0145, 0.0335, 0.078, 0.18),
+        context="space-channel",
     ),
 }
 _TABLE_PREFIXES = ("tables.z", "tables.y")
@@ -57,8 +65,8 @@ def save_model(model: Hyperprior, path: Path, card: dict) -> Path:
     path = Path(path).with_suffix("")
     path.parent.mkdir(parents=True, exist_ok=True)
     model = copy.deepcopy(model).cpu().eval()
-    state = {k: v.detach().half().contiguous() for k, v in model.state_dict().items()}
-    model.load_state_dict({k: v.float() for k, v in state.items()})
+    state = {k: _half(v.detach()).contiguous() for k, v in model.state_dict().items()}
+    model.load_state_dict({k: _float(v) for k, v in state.items()})
     model.freeze()
     for prefix in _TABLE_PREFIXES:
         state.update(model.tables[prefix.split(".")[1]].state(prefix))
@@ -90,7 +98,7 @@ def load_model(name: str = DEFAULT_MODEL) -> LoadedModel:
         tables = {p.split(".")[1]: Tables.from_state(state, p) for p in _TABLE_PREFIXES}
         for key in [k for k in state if k.startswith("tables.")]:
             del state[key]
-        model.load_state_dict({k: v.float() for k, v in state.items()})
+        model.load_state_dict({k: _float(v) for k, v in state.items()})
         model.freeze_exact()
     except (KeyError, ValueError, RuntimeError, OSError) as error:
         raise ModelError(f"cannot load model '{name}': {error}") from None
@@ -98,3 +106,11 @@ def load_model(name: str = DEFAULT_MODEL) -> LoadedModel:
     model.eval()
     digest = hashlib.sha256(raw).digest()[:8]
     return LoadedModel(weights.stem if weights.parent != SHIPPED else name, model, card, digest)
+
+
+def _half(t: Tensor) -> Tensor:
+    return t.half() if t.is_floating_point() else t  # integer buffers (a channel order) stay
+
+
+def _float(t: Tensor) -> Tensor:
+    return t.float() if t.is_floating_point() else t

@@ -12,19 +12,33 @@ from aecodec.zoo import CONFIGS, save_model
 TINY = CONFIGS["hyperprior-tiny"]
 
 
-@pytest.fixture(scope="session", params=["hyperprior-tiny", "hyperprior-cb-tiny"])
+@pytest.fixture(
+    scope="session", params=["hyperprior-tiny", "hyperprior-cb-tiny", "hyperprior-sc-tiny"]
+)
 def tiny_model(request, tmp_path_factory) -> str:
-    """Path (without suffix) of a tiny saved model, usable as `model=` everywhere; once without
-    and once with the checkerboard context, so every codec test covers both entropy models."""
+    """Path (without suffix) of a tiny saved model, usable as `model=` everywhere; without a
+    context, with the checkerboard and with the space-channel one, so every codec test covers
+    every entropy model."""
     torch.manual_seed(0)
     model = Hyperprior(CONFIGS[request.param])
     with torch.no_grad():  # scale the gains so latents span several symbols
         model.gain.mul_(torch.tensor([[4.0], [12.0]]))
-        if model.context_model is not None:  # a context that matters, as after training
-            torch.nn.init.normal_(model.context_model.entropy_parameters[-1].weight, std=0.05)
+    if model.context_model is not None:
+        make_context_matter(model.context_model)
     path = tmp_path_factory.mktemp("models") / request.param
     save_model(model, path, {"description": "untrained test model"})
     return str(path)
+
+
+@torch.no_grad()
+def make_context_matter(context: torch.nn.Module) -> None:
+    """Non-zero corrections and a shuffled channel order, as after training (the last layers of a
+    fresh context model are zero, which would test nothing)."""
+    torch.nn.init.normal_(context.entropy_parameters[-1].weight, std=0.05)
+    for net in [*getattr(context, "anchor_nets", []), *getattr(context, "other_nets", [])]:
+        torch.nn.init.normal_(net.aggregate[-1].weight, std=0.05)
+    if hasattr(context, "set_order"):
+        context.set_order(torch.rand(len(context.order)))
 
 
 def smooth_image(h: int, w: int, channels: int = 3, seed: int = 0) -> np.ndarray:

@@ -7,7 +7,7 @@ from aecodec.codec import MARGIN_LATENT, MARGIN_PIXELS
 from aecodec.models.hyperprior import Hyperprior
 from aecodec.nn.tiling import tiled
 from aecodec.zoo import CONFIGS, load_model, save_model
-from tests.conftest import TINY
+from tests.conftest import TINY, make_context_matter
 
 
 @pytest.mark.parametrize("name", CONFIGS)
@@ -61,6 +61,31 @@ def test_checkerboard_round_trip_is_exact():
     model.freeze()
     y = torch.randn(1, TINY.M, 8, 12) * 5
     assert_decodes_exactly(model, y, (2, 3))
+
+
+def test_space_channel_round_trip_is_exact():
+    torch.manual_seed(0)
+    model = Hyperprior(CONFIGS["hyperprior-sc-tiny"]).eval()
+    make_context_matter(model.context_model)
+    assert not torch.equal(model.context_model.order, torch.arange(TINY.M))
+    model.freeze()
+    y = torch.randn(1, TINY.M, 8, 12) * 5
+    assert_decodes_exactly(model, y, (2, 3))
+    assert model.latent_payloads == 2  # z, then all ten groups in one stream
+
+
+def test_space_channel_context_starts_as_the_checkerboard_it_extends():
+    torch.manual_seed(0)
+    checkerboard = Hyperprior(CONFIGS["hyperprior-cb-tiny"]).eval()
+    make_context_matter(checkerboard.context_model)
+    extended = Hyperprior(CONFIGS["hyperprior-sc-tiny"]).eval()
+    extended.load_state_dict(checkerboard.state_dict(), strict=False)
+    extended.context_model.set_order(torch.rand(TINY.M))  # order alone changes nothing either
+    y = torch.randn(2, TINY.M, 8, 12) * 5
+    with torch.no_grad():
+        _, expected = checkerboard.entropy_forward(y)
+        _, got = extended.entropy_forward(y)
+    assert torch.allclose(got["y_likelihood"], expected["y_likelihood"], atol=1e-6)
 
 
 def test_save_and_load_give_the_same_model(tmp_path):

@@ -116,16 +116,23 @@ def test_new_lambdas_get_gains_interpolated_from_the_model_started_from(tiny_mod
     assert torch.allclose(wider.gain[1], (gain[0] * gain[1]).sqrt(), rtol=1e-5)
 
 
-def test_entropy_training_keeps_the_transforms_and_exports_a_context_model(photos, tmp_path):
+@pytest.mark.parametrize("config", ["hyperprior-cb-tiny", "hyperprior-sc-tiny"])
+def test_entropy_training_keeps_the_transforms_and_exports_a_context_model(
+    photos, tmp_path, config
+):
     torch.manual_seed(0)
     source = tmp_path / "source"
     save_model(Hyperprior(CONFIGS["hyperprior-tiny"]), source, {"training": {"steps": 1}})
     cfg = EntropyTrainConfig([photos], tmp_path / "run", str(source),
-                             CONFIGS["hyperprior-cb-tiny"], val_dir=photos, crops=8, crop=64,
+                             CONFIGS[config], val_dir=photos, crops=8, crop=64,
                              batch_size=2, lr=1e-3, steps=10, log_every=5)  # fmt: skip
     loaded = load_model(str(train_entropy(cfg)))
     before = load_model(str(source)).model
     assert loaded.model.context_model is not None
+    if config == "hyperprior-sc-tiny":  # the channel order was set from the data: a permutation
+        order = loaded.model.context_model.order
+        assert sorted(order.tolist()) == list(range(len(order)))
+        assert not torch.equal(order, torch.arange(len(order)))
     after = loaded.model.state_dict()
     for key, value in before.state_dict().items():
         if key.split(".")[0] in ("g_a", "g_s", "gain", "inverse_gain"):

@@ -3,7 +3,8 @@
 Symbols are grouped by table row, rows in increasing order, each group in its original order;
 the decoder knows every symbol's row before it decodes (rows come from z or from the channel), so
 it can regroup identically. Values outside a row's range are sent as the escape symbol, then
-coded after all groups with a uniform Elias-gamma style code.
+coded after all groups with a uniform Elias-gamma style code. A stream may hold several such
+calls one after the other (Encoder, Decoder): a context model codes its groups in one stream.
 """
 
 import constriction
@@ -27,41 +28,70 @@ def _models(tables: Tables, rows: np.ndarray) -> dict[int, constriction.stream.m
     }
 
 
+class Encoder:
+    """One range-coded stream: calls of `encode` follow each other in it, and a decoder reads
+    them back with as many calls of `Decoder.decode`, in the same order and with the same rows
+    (so the rows of a call may depend on the symbols decoded before it)."""
+
+    def __init__(self, tables: Tables) -> None:
+        self.tables = tables
+        self._coder = constriction.stream.queue.RangeEncoder()
+
+    def encode(self, symbols: np.ndarray, rows: np.ndarray) -> None:
+        """Encode int symbols, each with the table row given beside it."""
+        tables = self.tables
+        rows = np.asarray(rows, dtype=np.int64)
+        index = symbols.astype(np.int64) - tables.offsets.numpy()[rows]
+        lengths = tables.lengths.numpy()[rows]
+        escaped = (index < 0) | (index >= lengths)
+        index = np.where(escaped, lengths, index).astype(np.int32)
+        order = np.argsort(rows, kind="stable")
+        models = _models(tables, rows)
+        bounds = np.flatnonzero(np.diff(rows[order])) + 1
+        for group in np.split(order, bounds):
+            if len(group):
+                self._coder.encode(index[group], models[int(rows[group[0]])])
+        _encode_escapes(self._coder, symbols[order][escaped[order]].astype(np.int64))
+
+    def finish(self) -> bytes:
+        return self._coder.get_compressed().astype("<u4").tobytes()
+
+
+class Decoder:
+    """Reads what an Encoder wrote, call by call."""
+
+    def __init__(self, data: bytes, tables: Tables) -> None:
+        self.tables = tables
+        self._coder = constriction.stream.queue.RangeDecoder(np.frombuffer(data, dtype="<u4"))
+
+    def decode(self, rows: np.ndarray) -> np.ndarray:
+        """The symbols of one `Encoder.encode` call, in their original order."""
+        tables = self.tables
+        rows = np.asarray(rows, dtype=np.int64)
+        order = np.argsort(rows, kind="stable")
+        models = _models(tables, rows)
+        bounds = np.flatnonzero(np.diff(rows[order])) + 1
+        index = np.empty(len(rows), dtype=np.int64)
+        for group in np.split(order, bounds):
+            if len(group):
+                index[group] = self._coder.decode(models[int(rows[group[0]])], len(group))
+        lengths = tables.lengths.numpy()[rows]
+        symbols = index + tables.offsets.numpy()[rows]
+        escaped_positions = order[(index == lengths)[order]]
+        symbols[escaped_positions] = _decode_escapes(self._coder, len(escaped_positions))
+        return symbols.astype(np.int32)
+
+
 def encode(symbols: np.ndarray, rows: np.ndarray, tables: Tables) -> bytes:
-    """Encode int symbols, each with the table row given beside it."""
-    rows = np.asarray(rows, dtype=np.int64)
-    index = symbols.astype(np.int64) - tables.offsets.numpy()[rows]
-    lengths = tables.lengths.numpy()[rows]
-    escaped = (index < 0) | (index >= lengths)
-    index = np.where(escaped, lengths, index).astype(np.int32)
-    encoder = constriction.stream.queue.RangeEncoder()
-    order = np.argsort(rows, kind="stable")
-    models = _models(tables, rows)
-    bounds = np.flatnonzero(np.diff(rows[order])) + 1
-    for group in np.split(order, bounds):
-        if len(group):
-            encoder.encode(index[group], models[int(rows[group[0]])])
-    _encode_escapes(encoder, symbols[order][escaped[order]].astype(np.int64))
-    return encoder.get_compressed().astype("<u4").tobytes()
+    """A stream of one call: int symbols, each with the table row given beside it."""
+    encoder = Encoder(tables)
+    encoder.encode(symbols, rows)
+    return encoder.finish()
 
 
 def decode(data: bytes, rows: np.ndarray, tables: Tables) -> np.ndarray:
     """Inverse of encode: the symbols, in their original order."""
-    rows = np.asarray(rows, dtype=np.int64)
-    words = np.frombuffer(data, dtype="<u4")
-    decoder = constriction.stream.queue.RangeDecoder(words)
-    order = np.argsort(rows, kind="stable")
-    models = _models(tables, rows)
-    bounds = np.flatnonzero(np.diff(rows[order])) + 1
-    index = np.empty(len(rows), dtype=np.int64)
-    for group in np.split(order, bounds):
-        if len(group):
-            index[group] = decoder.decode(models[int(rows[group[0]])], len(group))
-    lengths = tables.lengths.numpy()[rows]
-    symbols = index + tables.offsets.numpy()[rows]
-    escaped_positions = order[(index == lengths)[order]]
-    symbols[escaped_positions] = _decode_escapes(decoder, len(escaped_positions))
-    return symbols.astype(np.int32)
+    return Decoder(data, tables).decode(rows)
 
 
 def _encode_escapes(encoder, values: np.ndarray) -> None:

@@ -10,11 +10,15 @@
   trade-off lambda, interpolated between neighbours for a continuous quality knob.
 - He, Zheng, Sun, Wang, Qin, "Checkerboard Context Model for Efficient Learned Image
   Compression", CVPR 2021: optional (config.context), see entropy/checkerboard.py.
+- He, Zhu, Sun, Wang, Qin, Zhou, "ELIC: Efficient Learned Image Compression with Unevenly
+  Grouped Space-Channel Contextual Adaptive Coding", CVPR 2022: the checkerboard plus a context
+  across channel groups (config.context = "space-channel"), see entropy/channel.py.
 
 `forward()` is the training face (noise for the rate, rounding for the reconstruction);
 `compress()` and `decompress()` are the coding face and need `freeze()` first.
 """
 
+import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,6 +27,7 @@ from torch import Tensor, nn
 
 from aecodec.config import JsonConfig
 from aecodec.entropy import EntropyBottleneck, GaussianConditional, IntegerHyperSynthesis, coder
+from aecodec.entropy.channel import SpaceChannelContext
 from aecodec.entropy.checkerboard import CheckerboardContext
 from aecodec.entropy.gaussian import scale_table
 from aecodec.entropy.tables import Tables
@@ -37,7 +42,16 @@ class HyperpriorConfig(JsonConfig):
     lambdas: tuple[float, ...] = field(
         default=(0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483, 0.0932)
     )
-    context: str = "none"  # or "checkerboard": a spatial context on top of the hyperprior
+    # "none", "checkerboard" (a spatial context on top of the hyperprior) or "space-channel"
+    # (the checkerboard plus a context across channel groups)
+    context: str = "none"
+
+
+CONTEXTS = {
+    "none": lambda M: None,
+    "checkerboard": CheckerboardContext,
+    "space-channel": SpaceChannelContext,
+}
 
 
 class Hyperprior(nn.Module):
@@ -63,9 +77,9 @@ class Hyperprior(nn.Module):
         self.inverse_gain = nn.Parameter(torch.ones(levels, M))
         self.entropy_bottleneck = EntropyBottleneck(N)
         self.gaussian = GaussianConditional()
-        if config.context not in ("none", "checkerboard"):
+        if config.context not in CONTEXTS:
             raise ValueError(f"unknown context model '{config.context}'")
-        self.context_model = CheckerboardContext(M) if config.context == "checkerboard" else None
+        self.context_model = CONTEXTS[config.context](M)
         self.h_s_exact = IntegerHyperSynthesis(self.h_s)
         self.tables: dict[str, Tables] = {}
 
@@ -131,9 +145,15 @@ class Hyperprior(nn.Module):
             raise RuntimeError("entropy tables missing: call model.freeze() after training")
 
     @property
+    def y_streams(self) -> int:
+        """Coded streams of y: one, or one per half for the checkerboard (whose files predate
+        streams that hold several groups; the space-channel context codes ten in one)."""
+        return 2 if self.config.context == "checkerboard" else 1
+
+    @property
     def latent_payloads(self) -> int:
-        """Byte strings per coded latent: z, then y in one or two halves."""
-        return 2 if self.context_model is None else 3
+        """Byte strings per coded latent: z, then the streams of y."""
+        return 1 + self.y_streams
 
     @torch.no_grad()
     def compress_latent(self, y: Tensor) -> tuple[list[bytes], dict]:
@@ -147,18 +167,21 @@ class Hyperprior(nn.Module):
         strings = [coder.encode(z_symbols.ravel(), z_rows.ravel(), self.tables["z"])]
         y_flat = y[0].reshape(y.shape[1], -1)
         bits = -torch.log2(self.entropy_bottleneck.likelihood(z_hat)).sum()
+        encoders = [coder.Encoder(self.tables["y"]) for _ in range(self.y_streams)]
+        calls = itertools.count()
 
-        def code_group(means: Tensor, indexes: Tensor, positions: Tensor) -> Tensor:
+        def code_group(means: Tensor, indexes: Tensor, positions: Tensor, channels=None) -> Tensor:
             nonlocal bits
-            values = y_flat[:, positions]
+            values = (y_flat if channels is None else y_flat[channels])[:, positions]
             q = torch.round(values - means)
-            rows = indexes.numpy().ravel()
-            strings.append(coder.encode(q.to(torch.int32).numpy().ravel(), rows, self.tables["y"]))
+            encoder = encoders[min(next(calls), len(encoders) - 1)]
+            encoder.encode(q.to(torch.int32).numpy().ravel(), indexes.numpy().ravel())
             scales = torch.from_numpy(scale_table()).float()[indexes]
             bits += -torch.log2(self.gaussian.likelihood(q + means, scales, means)).sum()
             return q
 
         y_hat = self._code_y(z_hat, code_group)
+        strings += [encoder.finish() for encoder in encoders]
         return strings, {"estimated_bits": float(bits), "y_hat": y_hat}
 
     @torch.no_grad()
@@ -169,10 +192,12 @@ class Hyperprior(nn.Module):
         z_rows = np.broadcast_to(np.arange(n)[:, None, None], (n, *z_shape))
         z_symbols = coder.decode(strings[0], z_rows.ravel(), self.tables["z"])
         z_hat = torch.from_numpy(z_symbols.reshape(1, n, *z_shape)).float()
-        y_strings = iter(strings[1:])
+        decoders = [coder.Decoder(data, self.tables["y"]) for data in strings[1:]]
+        calls = itertools.count()
 
-        def code_group(means: Tensor, indexes: Tensor, positions: Tensor) -> Tensor:
-            q = coder.decode(next(y_strings), indexes.numpy().ravel(), self.tables["y"])
+        def code_group(means: Tensor, indexes: Tensor, positions: Tensor, channels=None) -> Tensor:
+            decoder = decoders[min(next(calls), len(decoders) - 1)]
+            q = decoder.decode(indexes.numpy().ravel())
             return torch.from_numpy(q.reshape(means.shape))
 
         return self._code_y(z_hat, code_group)

@@ -39,7 +39,7 @@ class EntropyTrainConfig:
     crop: int = 256
     batch_size: int = 8
     lr: float = 1e-4
-    context_lr: float = 1e-3  # the context model starts from nothing: it may move faster
+    context_lr: float = 1e-3  # for what the model to start from lacks (a new context model)
     aux_lr: float = 1e-3
     steps: int = 50_000
     minutes: float | None = None
@@ -64,6 +64,10 @@ def train_entropy(cfg: EntropyTrainConfig) -> Path:
 
     progress = Progress(cfg.steps, 0, enabled=True)
     latents = _cached_latents(cfg, model, progress)
+    context = model.context_model
+    if hasattr(context, "set_order") and "context_model.order" not in source.state_dict():
+        context.set_order(channel_bits(model, latents[:512]))
+        progress.note(f"channel order: {context.order.tolist()}")
     val = None
     if cfg.val_dir:
         val = _latents_of(model, centre_crops(cfg.val_dir, cfg.crop).float().div(255))
@@ -71,9 +75,10 @@ def train_entropy(cfg: EntropyTrainConfig) -> Path:
 
     trained = [p for p in model.parameters() if p.requires_grad]
     groups: dict[float, list] = {cfg.lr: [], cfg.context_lr: []}
+    new = set(model.state_dict()) - set(source.state_dict())
     for name, p in model.named_parameters():
         if p.requires_grad and "quantiles" not in name:
-            groups[cfg.context_lr if name.startswith("context_model.") else cfg.lr].append(p)
+            groups[cfg.context_lr if name in new else cfg.lr].append(p)
     optimizer = torch.optim.Adam([{"params": v, "base_lr": k} for k, v in groups.items() if v])
     aux_optimizer = torch.optim.Adam([model.entropy_bottleneck.quantiles], lr=cfg.aux_lr)
     generator = torch.Generator().manual_seed(cfg.seed + 1)
@@ -145,6 +150,17 @@ def _cached_latents(cfg: EntropyTrainConfig, model: Hyperprior, progress: Progre
 
 
 @torch.no_grad()
+def channel_bits(model: Hyperprior, latents: Tensor) -> Tensor:
+    """Bits per channel of y over these latents, summed over the trained levels."""
+    model.eval()
+    bits = torch.zeros(latents.shape[1])
+    for gain in model.gain.abs():
+        _, likelihoods = model.entropy_forward(latents.float() * gain[None, :, None, None])
+        bits += -torch.log2(likelihoods["y_likelihood"]).sum((0, 2, 3))
+    return bits
+
+
+@torch.no_grad()
 def cache_latents(model: Hyperprior, sampler: CropSampler, count: int, batch: int = 16) -> Tensor:
     """g_a of `count` random crops, before gains, as float16 (half the memory)."""
     sizes = [min(batch, count - i) for i in range(0, count, batch)]
@@ -173,7 +189,7 @@ def _card(cfg: EntropyTrainConfig, source: dict, step: int, seconds: float) -> d
     training = source.get("training", {})
     earlier = training.get("entropy_model", {"steps": 0, "hours": 0.0})
     return {
-        "description": "variable-rate hyperprior with a checkerboard context",
+        "description": f"variable-rate hyperprior with a {cfg.model.context} context",
         "training": {
             "transforms": training.get("transforms", training),
             "entropy_model": {
