@@ -152,6 +152,7 @@ def test_crafted_payloads_with_valid_checksums_end_in_a_clean_error(tiny_model):
 GOLDEN = {  # files written by earlier defaults, and the SHA-256 of the pixels they decode to
     "hyperprior-vr": "395fd5a3cef89a2290ddf3436a979b88c2f056b40bcaa010927d485599f52304",
     "hyperprior-cb": "46d5ef68f41a086799643a13a9441e9f9fc8949ef68656d85c95b76eec2b79ac",
+    "hyperprior-cb-wide": "2576c33c06657bbde082b97db2d886a6cc2e143282f0c8cf1122aa156c59c966",
 }
 
 
