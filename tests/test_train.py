@@ -102,6 +102,16 @@ def test_a_context_model_can_be_added_to_a_trained_hyperprior(tmp_path):
         warm_start(Hyperprior(CONFIGS["hyperprior-tiny"]), model)
 
 
+def test_a_space_channel_context_added_in_training_orders_its_channels(photos, tmp_path):
+    source = tmp_path / "source"
+    save_model(Hyperprior(CONFIGS["hyperprior-cb-tiny"]), source, {})
+    cfg = _config(photos, tmp_path / "run", steps=0, init=str(source),
+                  model=CONFIGS["hyperprior-sc-tiny"])  # fmt: skip
+    order = load_model(str(train_codec(cfg))).model.context_model.order
+    assert sorted(order.tolist()) == list(range(len(order)))
+    assert not torch.equal(order, torch.arange(len(order)))  # most bits first, not as found
+
+
 def test_starting_from_a_model_of_another_architecture_is_refused(photos, tmp_path):
     with pytest.raises(ModelError, match="another architecture"):
         train_codec(_config(photos, tmp_path / "run", steps=0, init="hyperprior-vr"))

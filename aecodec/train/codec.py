@@ -148,7 +148,11 @@ def _start(cfg: TrainConfig, env: distributed.Distributed, checkpoint: Path) -> 
     )
     resuming = cfg.resume and checkpoint.exists()
     if cfg.init and not resuming:
-        warm_start(model, load_model(cfg.init).model)
+        source = load_model(cfg.init).model.to(env.device)
+        warm_start(model, source)
+        if needs_channel_order(model, source):
+            with torch.no_grad():
+                order_channels(model, model.g_a(run.sampler.batch(64)))
     if resuming:
         run.restore(checkpoint, env.device)
         if env.rank > 0:  # the checkpoint holds rank 0's random streams: give others their own
@@ -192,6 +196,25 @@ def warm_start(model: Hyperprior, source: Hyperprior) -> None:
             log_gain = state[key].abs().log()
             state[key] = (log_gain[low] + t * (log_gain[low + 1] - log_gain[low])).exp()
     model.load_state_dict(state)
+
+
+def needs_channel_order(model: Hyperprior, source: Hyperprior) -> bool:
+    """Whether `model` has a space-channel context that `source` (warm-started from) lacked."""
+    has_order = "context_model.order" in source.state_dict()
+    return hasattr(model.context_model, "set_order") and not has_order
+
+
+@torch.no_grad()
+def order_channels(model: Hyperprior, y: Tensor) -> None:
+    """Order a new space-channel context's channels by their bits in the latents y (before
+    gains), summed over the levels: most first. Needs trained transforms, so set it once, when
+    the context is added to a trained model, before training it."""
+    model.eval()
+    bits = torch.zeros(y.shape[1], device=y.device)
+    for gain in model.gain.abs():
+        _, likelihoods = model.entropy_forward(y.float() * gain[None, :, None, None])
+        bits += -torch.log2(likelihoods["y_likelihood"]).sum((0, 2, 3))
+    model.context_model.set_order(bits.cpu())
 
 
 @torch.no_grad()

@@ -20,7 +20,13 @@ from torch import Tensor
 
 from aecodec.errors import ModelError
 from aecodec.models.hyperprior import Hyperprior, HyperpriorConfig
-from aecodec.train.codec import centre_crops, learning_rate, warm_start
+from aecodec.train.codec import (
+    centre_crops,
+    learning_rate,
+    needs_channel_order,
+    order_channels,
+    warm_start,
+)
 from aecodec.train.data import CropSampler, find_images, load_rgb
 from aecodec.train.report import CsvLog, Progress
 from aecodec.zoo import CONFIGS, load_model, save_model
@@ -64,10 +70,8 @@ def train_entropy(cfg: EntropyTrainConfig) -> Path:
 
     progress = Progress(cfg.steps, 0, enabled=True)
     latents = _cached_latents(cfg, model, progress)
-    context = model.context_model
-    if hasattr(context, "set_order") and "context_model.order" not in source.state_dict():
-        context.set_order(channel_bits(model, latents[:512]))
-        progress.note(f"channel order: {context.order.tolist()}")
+    if needs_channel_order(model, source):
+        order_channels(model, latents[:512])
     val = None
     if cfg.val_dir:
         val = _latents_of(model, centre_crops(cfg.val_dir, cfg.crop).float().div(255))
@@ -147,17 +151,6 @@ def _cached_latents(cfg: EntropyTrainConfig, model: Hyperprior, progress: Progre
     latents = cache_latents(model, CropSampler(images, cfg.crop, cfg.seed), cfg.crops)
     save_file({"latents": latents}, str(path), metadata={"key": key})
     return latents
-
-
-@torch.no_grad()
-def channel_bits(model: Hyperprior, latents: Tensor) -> Tensor:
-    """Bits per channel of y over these latents, summed over the trained levels."""
-    model.eval()
-    bits = torch.zeros(latents.shape[1])
-    for gain in model.gain.abs():
-        _, likelihoods = model.entropy_forward(latents.float() * gain[None, :, None, None])
-        bits += -torch.log2(likelihoods["y_likelihood"]).sum((0, 2, 3))
-    return bits
 
 
 @torch.no_grad()
