@@ -21,8 +21,9 @@ from aecodec.models.hyperprior import Hyperprior, HyperpriorConfig
 SHIPPED = Path(__file__).parent / "weights"
 DEFAULT_MODEL = "hyperprior-cb-wide"
 FAMILIES = {"hyperprior": (Hyperprior, HyperpriorConfig)}
-# Named architectures to train: the shipped default, a smaller one for CPUs, tiny ones for tests,
-# the same with a checkerboard context, and that one over a wider range of rates (0.1-1.5 bpp).
+# Named architectures to train: the first hyperprior, a smaller one for CPUs, tiny ones for tests,
+# the same with a checkerboard context, that one over a wider range of rates (0.1-1.5 bpp), and
+# that one with the space-channel context (checkerboard plus channel groups).
 CONFIGS = {
     "hyperprior-vr": HyperpriorConfig(),
     "hyperprior-vr-small": HyperpriorConfig(N=64, M=96),
