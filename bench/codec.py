@@ -61,7 +61,7 @@ def main() -> None:
     args = parser.parse_args()
     images = find_images([args.folder])[: args.limit]
     qualities = [float(q) for q in args.qualities.split(",")]
-    codec.compress_picture(read_picture(images[0]), qualities[0], args.model)  # warm-up
+    measure(images[0], qualities[0], args.model)  # warm-up: loads and converts the model once
     print(f"{len(images)} images from {args.folder}, {torch.get_num_threads()} threads")
     print("| quality | bpp | PSNR dB | file vs estimate | encode s | decode s | decode --fast s |")
     print("|---:|---:|---:|---:|---:|---:|---:|")

@@ -2,7 +2,7 @@
 
     python recipes/join_shards.py RUN_DIR
 
-A model of N=128, M=192 with a context is about 17.8 MB in half precision, over the device tool's
+A model of N=128, M=192 with a context is 17.8 to 18.9 MB in half precision, over the device tool's
 16 MB limit per file, so `model.safetensors` stays behind on the GPU machine; the float32 weights
 come back in three shards (recipes/device_train.sh). This loads them into the architecture the
 card names and writes RUN_DIR/model.safetensors with the card, as the training run would have.

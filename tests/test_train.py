@@ -19,7 +19,7 @@ from aecodec.models.hyperprior import Hyperprior, HyperpriorConfig
 from aecodec.train.codec import TrainConfig, train_codec, warm_start
 from aecodec.train.entropy import EntropyTrainConfig, train_entropy
 from aecodec.zoo import CONFIGS, load_model, save_model
-from tests.conftest import smooth_image
+from tests.conftest import make_context_matter, smooth_image
 
 ROOT = Path(__file__).parent.parent
 
@@ -188,9 +188,11 @@ def test_the_train_command_can_retrain_only_the_entropy_model(photos, tmp_path, 
     assert load_model(str(tmp_path / "run" / "model")).model.context_model is not None
 
 
-def test_join_shards_rebuilds_the_export_of_a_device_run(tmp_path):
+@pytest.mark.parametrize("config", ["hyperprior-cb-tiny", "hyperprior-sc-tiny"])
+def test_join_shards_rebuilds_the_export_of_a_device_run(tmp_path, config):
     # device_train.sh brings back float32 shards and the card; the export itself is too large.
-    model = Hyperprior(CONFIGS["hyperprior-cb-tiny"])
+    model = Hyperprior(CONFIGS[config])
+    make_context_matter(model.context_model)  # the space-channel one: an integer order too
     exported = save_model(model, tmp_path / "gpu" / "model", {"training": {"steps": 7}})
     state = {k: v.contiguous() for k, v in model.state_dict().items()}
     keys = sorted(state)
