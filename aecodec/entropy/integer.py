@@ -34,6 +34,7 @@ class ExactNet(nn.Module):
     def __init__(self, float_layers: nn.Module) -> None:
         super().__init__()
         self.plan: list[tuple[str, int]] = []
+        self.taps: dict[int, list[tuple[int, int]]] = {}  # per conv: its non-zero kernel taps
         for i, layer in enumerate(_flatten(float_layers)):
             if isinstance(layer, nn.Conv2d):
                 assert layer.stride == (1, 1) and layer.padding[0] == layer.kernel_size[0] // 2
@@ -62,6 +63,7 @@ class ExactNet(nn.Module):
                     raise ValueError(f"layer {i}: weights too large for exact float64 sums")
                 getattr(self, f"w{i}").copy_(w)
                 getattr(self, f"b{i}").copy_(b)
+                self.taps[i] = _nonzero_taps(w)
 
     @torch.no_grad()
     def forward(self, x: Tensor, positions: Tensor | None = None) -> Tensor:
@@ -69,7 +71,8 @@ class ExactNet(nn.Module):
         (flat indices into H * W) a one-convolution net computes only there: (N, C', n, 1)."""
         for op, arg in self.plan:
             if op == "conv":
-                x = _conv_exact(x, getattr(self, f"w{arg}"), getattr(self, f"b{arg}"), positions)
+                weight, bias = getattr(self, f"w{arg}"), getattr(self, f"b{arg}")
+                x = _conv_exact(x, weight, bias, positions, self.taps.get(arg))
                 positions = None
                 x = torch.floor(x * 2.0**-FW).clamp_(-ACT_MAX, ACT_MAX)
             elif op == "shuffle":
@@ -113,20 +116,32 @@ class IntegerHyperSynthesis(ExactNet):
         return super().forward(to_fixed(z_hat))
 
 
-def _conv_exact(x: Tensor, weight: Tensor, bias: Tensor, positions: Tensor | None = None) -> Tensor:
+def _conv_exact(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor,
+    positions: Tensor | None = None,
+    taps: list[tuple[int, int]] | None = None,
+) -> Tensor:
     """Same-padded stride-1 convolution as float64 matrix products of integers, one per kernel
     tap (taps that are all zero, like a checkerboard's, are skipped); no unfold, so memory stays
-    at the size of the input and output. With `positions`, only those outputs: (N, out, n, 1)."""
+    at the size of the input and output. With `positions`, only those outputs: (N, out, n, 1),
+    each tap gathering just the inputs those outputs read."""
     n, c, h, w = x.shape
     out, _, k, _ = weight.shape
     r = k // 2
     padded = F.pad(x, (r, r, r, r)) if r else x
     count = h * w if positions is None else len(positions)
     y = bias[:, None].expand(out, count).repeat(n, 1, 1)
-    for i, j in _nonzero_taps(weight):
-        shifted = padded[:, :, i : i + h, j : j + w].reshape(n, c, h * w)
-        tap = weight[:, :, i, j]
-        y += torch.matmul(tap, shifted if positions is None else shifted[:, :, positions])
+    if positions is not None:  # flat indices into the padded image, for the tap at (0, 0)
+        flat, width = padded.reshape(n, c, -1), w + 2 * r
+        corner = positions // w * width + positions % w
+    for i, j in _nonzero_taps(weight) if taps is None else taps:
+        if positions is None:
+            inputs = padded[:, :, i : i + h, j : j + w].reshape(n, c, h * w)
+        else:
+            inputs = flat[:, :, corner + (i * width + j)]
+        y += torch.matmul(weight[:, :, i, j], inputs)
     return y.reshape(n, out, h, w) if positions is None else y[..., None]
 
 
