@@ -2,8 +2,8 @@
 # Trains the default variable-rate model on a lent GPU (the device tool), from a data pack in
 # .devdata/ (photos re-encoded as JPEG q95 4:4:4 to fit the transfer, BSDS500 train+test, and 16
 # BSDS500 val images for validation; built by recipes/make_devdata.py).
-# Usage: [CONFIG=hyperprior-cb-wide] [INIT=hyperprior-cb-wide] [RESUME=1] bash recipes/device_train.sh MINUTES OUT_DIR
-# CONFIG names the architecture in aecodec.zoo.CONFIGS (default hyperprior-cb-wide, the default
+# Usage: [CONFIG=hyperprior-sc-wide] [INIT=hyperprior-sc-wide] [RESUME=1] bash recipes/device_train.sh MINUTES OUT_DIR
+# CONFIG names the architecture in aecodec.zoo.CONFIGS (default hyperprior-sc-wide, the default
 # model's).
 # INIT continues from a shipped model's weights (they travel with the repo); RESUME continues
 # from /tmp/run/checkpoint.pt on a machine that is still warm.
@@ -23,7 +23,7 @@ from pathlib import Path
 from aecodec.train.codec import TrainConfig, train_codec
 from aecodec.zoo import CONFIGS
 cfg = TrainConfig(
-    model=CONFIGS[os.environ.get("CONFIG") or "hyperprior-cb-wide"],
+    model=CONFIGS[os.environ.get("CONFIG") or "hyperprior-sc-wide"],
     train_dirs=[Path(".devdata/photos"), Path(".devdata/bsds500")], val_dir=Path(".devdata/val"),
     out_dir=Path("/tmp/run"), crop=256, batch_size=16, lr=2e-4, minutes=float(sys.argv[1]),
     steps=10**7, checkpoint_minutes=1.5, val_every=2000, log_every=250, seed=0,
