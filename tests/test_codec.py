@@ -149,10 +149,11 @@ def test_crafted_payloads_with_valid_checksums_end_in_a_clean_error(tiny_model):
             pass  # decoding garbage into some image is fine too; crashing is not
 
 
-GOLDEN = {  # files written by earlier defaults, and the SHA-256 of the pixels they decode to
+GOLDEN = {  # files written by each default, and the SHA-256 of the pixels they decode to
     "hyperprior-vr": "395fd5a3cef89a2290ddf3436a979b88c2f056b40bcaa010927d485599f52304",
     "hyperprior-cb": "46d5ef68f41a086799643a13a9441e9f9fc8949ef68656d85c95b76eec2b79ac",
     "hyperprior-cb-wide": "2576c33c06657bbde082b97db2d886a6cc2e143282f0c8cf1122aa156c59c966",
+    "hyperprior-sc-wide": "b8d811e2a7f94bef5d0484b4f220acba0419267d5444420591782e2dc0274e13",
 }
 
 
