@@ -203,8 +203,9 @@ class Hyperprior(nn.Module):
         return self._code_y(z_hat, code_group)
 
     def _code_y(self, z_hat: Tensor, code_group) -> Tensor:
-        """y_hat, group by group in coding order; code_group(means, indexes, positions) gives
-        the integer symbols of the (M, n) positions of a group (flat indices into h * w)."""
+        """y_hat, group by group in coding order; code_group(means, indexes, positions[,
+        channels]) gives the integer symbols of a group: (c, n) at n positions (flat indices
+        into h * w) of c channels (all M when `channels` is not given)."""
         hyper = self.h_s_exact.fixed(z_hat)
         if self.context_model is not None:
             return self.context_model.code(hyper, code_group)
