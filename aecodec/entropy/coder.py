@@ -16,67 +16,74 @@ _ESCAPE_CHUNK = 12  # bits per uniform symbol in the escape code
 _ESCAPE_MAX_BITS = 30
 
 
-def _models(tables: Tables, rows: np.ndarray) -> dict[int, constriction.stream.model.Categorical]:
-    counts, lengths = tables.counts.numpy(), tables.lengths.numpy()
-    # Counts / 2**PRECISION are exact binary fractions, so constriction receives the same floats
-    # on every machine and derives the same fixed-point model from them.
-    return {
-        int(r): constriction.stream.model.Categorical(
-            counts[r, : lengths[r] + 1].astype(np.float64) / (1 << PRECISION), perfect=False
-        )
-        for r in np.unique(rows)
-    }
+class _Stream:
+    """What both ends of a stream share: the tables, and the coder's model of each table row,
+    built once per stream (a context model codes ten calls with the same rows in use)."""
+
+    def __init__(self, tables: Tables) -> None:
+        self.tables = tables
+        self._models: dict[int, constriction.stream.model.Categorical] = {}
+
+    def _groups(self, rows: np.ndarray) -> tuple[np.ndarray, list]:
+        """The symbols' coding order (by row, stable) and, per row in use, its model and the
+        indices of its symbols."""
+        order = np.argsort(rows, kind="stable")
+        bounds = np.flatnonzero(np.diff(rows[order])) + 1
+        groups = [(self._model(int(rows[g[0]])), g) for g in np.split(order, bounds) if len(g)]
+        return order, groups
+
+    def _model(self, row: int) -> constriction.stream.model.Categorical:
+        if row not in self._models:
+            length = int(self.tables.lengths[row])
+            counts = self.tables.counts[row, : length + 1].numpy()
+            # Counts / 2**PRECISION are exact binary fractions, so constriction receives the
+            # same floats on every machine and derives the same fixed-point model from them.
+            probabilities = counts.astype(np.float64) / (1 << PRECISION)
+            self._models[row] = constriction.stream.model.Categorical(probabilities, perfect=False)
+        return self._models[row]
 
 
-class Encoder:
+class Encoder(_Stream):
     """One range-coded stream: calls of `encode` follow each other in it, and a decoder reads
     them back with as many calls of `Decoder.decode`, in the same order and with the same rows
     (so the rows of a call may depend on the symbols decoded before it)."""
 
     def __init__(self, tables: Tables) -> None:
-        self.tables = tables
+        super().__init__(tables)
         self._coder = constriction.stream.queue.RangeEncoder()
 
     def encode(self, symbols: np.ndarray, rows: np.ndarray) -> None:
         """Encode int symbols, each with the table row given beside it."""
-        tables = self.tables
         rows = np.asarray(rows, dtype=np.int64)
-        index = symbols.astype(np.int64) - tables.offsets.numpy()[rows]
-        lengths = tables.lengths.numpy()[rows]
+        index = symbols.astype(np.int64) - self.tables.offsets.numpy()[rows]
+        lengths = self.tables.lengths.numpy()[rows]
         escaped = (index < 0) | (index >= lengths)
         index = np.where(escaped, lengths, index).astype(np.int32)
-        order = np.argsort(rows, kind="stable")
-        models = _models(tables, rows)
-        bounds = np.flatnonzero(np.diff(rows[order])) + 1
-        for group in np.split(order, bounds):
-            if len(group):
-                self._coder.encode(index[group], models[int(rows[group[0]])])
+        order, groups = self._groups(rows)
+        for model, group in groups:
+            self._coder.encode(index[group], model)
         _encode_escapes(self._coder, symbols[order][escaped[order]].astype(np.int64))
 
     def finish(self) -> bytes:
         return self._coder.get_compressed().astype("<u4").tobytes()
 
 
-class Decoder:
+class Decoder(_Stream):
     """Reads what an Encoder wrote, call by call."""
 
     def __init__(self, data: bytes, tables: Tables) -> None:
-        self.tables = tables
+        super().__init__(tables)
         self._coder = constriction.stream.queue.RangeDecoder(np.frombuffer(data, dtype="<u4"))
 
     def decode(self, rows: np.ndarray) -> np.ndarray:
         """The symbols of one `Encoder.encode` call, in their original order."""
-        tables = self.tables
         rows = np.asarray(rows, dtype=np.int64)
-        order = np.argsort(rows, kind="stable")
-        models = _models(tables, rows)
-        bounds = np.flatnonzero(np.diff(rows[order])) + 1
+        order, groups = self._groups(rows)
         index = np.empty(len(rows), dtype=np.int64)
-        for group in np.split(order, bounds):
-            if len(group):
-                index[group] = self._coder.decode(models[int(rows[group[0]])], len(group))
-        lengths = tables.lengths.numpy()[rows]
-        symbols = index + tables.offsets.numpy()[rows]
+        for model, group in groups:
+            index[group] = self._coder.decode(model, len(group))
+        lengths = self.tables.lengths.numpy()[rows]
+        symbols = index + self.tables.offsets.numpy()[rows]
         escaped_positions = order[(index == lengths)[order]]
         symbols[escaped_positions] = _decode_escapes(self._coder, len(escaped_positions))
         return symbols.astype(np.int32)
