@@ -72,7 +72,7 @@ class ExactNet(nn.Module):
         for op, arg in self.plan:
             if op == "conv":
                 weight, bias = getattr(self, f"w{arg}"), getattr(self, f"b{arg}")
-                x = _conv_exact(x, weight, bias, positions, self.taps.get(arg))
+                x = _conv_exact(x, weight, bias, self.taps[arg], positions)
                 positions = None
                 x = torch.floor(x * 2.0**-FW).clamp_(-ACT_MAX, ACT_MAX)
             elif op == "shuffle":
@@ -120,13 +120,13 @@ def _conv_exact(
     x: Tensor,
     weight: Tensor,
     bias: Tensor,
+    taps: list[tuple[int, int]],
     positions: Tensor | None = None,
-    taps: list[tuple[int, int]] | None = None,
 ) -> Tensor:
     """Same-padded stride-1 convolution as float64 matrix products of integers, one per kernel
-    tap (taps that are all zero, like a checkerboard's, are skipped); no unfold, so memory stays
-    at the size of the input and output. With `positions`, only those outputs: (N, out, n, 1),
-    each tap gathering just the inputs those outputs read."""
+    tap in `taps` (the non-zero ones: a checkerboard's masked taps are skipped); no unfold, so
+    memory stays at the size of the input and output. With `positions`, only those outputs:
+    (N, out, n, 1), each tap gathering just the inputs those outputs read."""
     n, c, h, w = x.shape
     out, _, k, _ = weight.shape
     r = k // 2
@@ -136,7 +136,7 @@ def _conv_exact(
     if positions is not None:  # flat indices into the padded image, for the tap at (0, 0)
         flat, width = padded.reshape(n, c, -1), w + 2 * r
         corner = positions // w * width + positions % w
-    for i, j in _nonzero_taps(weight) if taps is None else taps:
+    for i, j in taps:
         if positions is None:
             inputs = padded[:, :, i : i + h, j : j + w].reshape(n, c, h * w)
         else:

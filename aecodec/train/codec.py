@@ -148,7 +148,7 @@ def _start(cfg: TrainConfig, env: distributed.Distributed, checkpoint: Path) -> 
     )
     resuming = cfg.resume and checkpoint.exists()
     if cfg.init and not resuming:
-        source = load_model(cfg.init).model.to(env.device)
+        source = load_model(cfg.init).model
         warm_start(model, source)
         if needs_channel_order(model, source):
             with torch.no_grad():
