@@ -18,13 +18,13 @@ Channels enter the groups in `order`, a permutation set once from data before tr
 bits first), since the groups only help if the channels coded first carry the most.
 """
 
-from collections.abc import Callable
+import itertools
 
 import torch
 from torch import Tensor, nn
 
-from aecodec.entropy.checkerboard import CheckerboardContext, anchors
-from aecodec.entropy.integer import ACT_MAX, FA, ExactNet, to_fixed
+from aecodec.entropy.checkerboard import CheckerboardContext, rounded
+from aecodec.entropy.integer import ACT_MAX, ExactNet, to_fixed
 
 GROUP_TWELFTHS = (1, 1, 2, 4, 4)  # ELIC's uneven groups, as twelfths of M
 
@@ -33,7 +33,7 @@ def group_bounds(M: int) -> list[tuple[int, int]]:
     """(start, end) channel positions of each group, in coding order."""
     if M % 12:
         raise ValueError(f"a space-channel context needs M divisible by 12, got {M}")
-    ends = (torch.tensor(GROUP_TWELFTHS).cumsum(0) * (M // 12)).tolist()
+    ends = [twelfths * (M // 12) for twelfths in itertools.accumulate(GROUP_TWELFTHS)]
     return list(zip([0, *ends[:-1]], ends, strict=True))
 
 
@@ -76,6 +76,7 @@ class SpaceChannelContext(CheckerboardContext):
         later = self.bounds[1:]
         self.anchor_nets = nn.ModuleList(ChannelNet(a, b - a) for a, b in later)
         self.other_nets = nn.ModuleList(ChannelNet(a, b - a) for a, b in later)
+        self.nets = (self.anchor_nets, self.other_nets)  # per half: 0 anchors, 1 the others
 
     def set_order(self, bits_per_channel: Tensor) -> None:
         """Code the channels with the most bits first (before training: the nets depend on it)."""
@@ -83,40 +84,25 @@ class SpaceChannelContext(CheckerboardContext):
 
     # -- training face ---------------------------------------------------------------------
 
-    def forward(self, hyper: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-        """Float (scales, means) for y; decoded values enter every context as the decoder
-        will see them, round(y - mu) + mu, with a straight-through gradient."""
-        is_anchor = anchors(*y.shape[2:], device=y.device)
-        inverse = torch.argsort(self.order)
-        y = y[:, self.order]
-        zeros = torch.zeros_like(y)
-        first = hyper + self.entropy_parameters(torch.cat([hyper, zeros], dim=1))
-        first, decoded = self._groups(first, self.anchor_nets, y, zeros, is_anchor)
-        context = self.context(decoded[:, inverse])
-        second = hyper + self.entropy_parameters(torch.cat([hyper, context], dim=1))
-        second, _ = self._groups(second, self.other_nets, y, decoded, ~is_anchor)
-        params = torch.where(is_anchor, first, second)
-        scales, means = params.chunk(2, dim=1)
-        return scales[:, inverse], means[:, inverse]
-
-    def _groups(self, params, nets, y, decoded, here) -> tuple[Tensor, Tensor]:
-        """(B, 2M, h, w) parameters in coding order, each group's corrected from the groups
-        before it, and `decoded` with every group filled in at `here` (the half coded now)."""
-        order, M = self.order, len(self.order)
-        scales, means = params[:, order], params[:, M + order]
-        out_scales, out_means = [], []
+    def _train_half(
+        self, params: Tensor, half: int, y: Tensor, decoded: Tensor, here: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        """Each group's parameters corrected from the groups decoded before it, decoding each
+        group at `here` before the next one looks at it."""
+        nets, order, M = self.nets[half], self.order, len(self.order)
+        scales, means = [], []
         for k, (a, b) in enumerate(self.bounds):
-            group = torch.cat([scales[:, a:b], means[:, a:b]], dim=1)
+            channels = order[a:b]
+            group = torch.cat([params[:, channels], params[:, M + channels]], dim=1)
             if k:
-                group = group + nets[k - 1](decoded[:, :a], group)
+                group = group + nets[k - 1](decoded[:, order[:a]], group)
             s, m = group.chunk(2, dim=1)
-            out_scales.append(s)
-            out_means.append(m)
-            decoded = torch.cat(
-                [decoded[:, :a], torch.where(here, _rounded(y[:, a:b], m), decoded[:, a:b]),
-                 decoded[:, b:]], dim=1,
-            )  # fmt: skip
-        return torch.cat(out_scales + out_means, dim=1), decoded
+            scales.append(s)
+            means.append(m)
+            fill = torch.where(here, rounded(y[:, channels], m), decoded[:, channels])
+            decoded = decoded.index_copy(1, channels, fill)
+        inverse = torch.argsort(order)  # back from coding order, scales then means
+        return torch.cat(scales + means, dim=1)[:, torch.cat([inverse, M + inverse])], decoded
 
     # -- coding face -----------------------------------------------------------------------
 
@@ -126,42 +112,18 @@ class SpaceChannelContext(CheckerboardContext):
         for net in [*self.anchor_nets, *self.other_nets]:
             net.freeze()
 
-    @torch.no_grad()
-    def code(self, hyper: Tensor, code_group: Callable[..., Tensor]) -> Tensor:
-        """Walk the groups and halves of y in coding order and return y_hat (1, M, h, w).
-
-        `code_group(means, indexes, positions, channels)` gets (c, n) means and table indices,
-        the n flat positions and the c channels, and returns the (c, n) integer symbols."""
-        _, channels, h, w = hyper.shape
-        M = channels // 2
-        hyper = hyper[0].reshape(channels, h * w)
-        is_anchor = anchors(h, w).flatten()
-        first, second = is_anchor.nonzero().flatten(), (~is_anchor).nonzero().flatten()
-        decoded = torch.zeros(1, M, h * w, dtype=torch.float64)  # fixed point, coding order
-        no_context = torch.zeros(M, len(first), dtype=torch.float64)
-        params = self._refine(hyper[:, first], no_context)
-        self._code_groups(params, first, self.anchor_nets, decoded, (h, w), code_group)
-        inverse = torch.argsort(self.order)
-        spatial = self.context_exact(decoded[:, inverse].reshape(1, M, h, w), second)[0, :, :, 0]
-        params = self._refine(hyper[:, second], spatial)
-        self._code_groups(params, second, self.other_nets, decoded, (h, w), code_group)
-        return (decoded[:, inverse] * 2.0**-FA).float().reshape(1, M, h, w)
-
-    def _code_groups(self, params, positions, nets, decoded, shape, code_group) -> None:
-        """Code one half group by group, writing each group's fixed-point y_hat into `decoded`."""
-        order, M = self.order, len(self.order)
-        scales, means = params[order], params[M + order]
+    def _code_half(self, params, half, positions, y_hat, decoded, code_group) -> None:
+        """Code one half group by group, each group's tables corrected from the groups before."""
+        nets, order, M = self.nets[half], self.order, len(self.order)
+        flat = decoded.view(1, M, -1)
         for k, (a, b) in enumerate(self.bounds):
-            group = torch.cat([scales[a:b], means[a:b]])
+            channels = order[a:b]
+            group = torch.cat([params[channels], params[M + channels]])
             if k:
-                known = decoded[:, :a].reshape(1, a, *shape)
-                correction = nets[k - 1].exact(known, positions, group)
+                correction = nets[k - 1].exact(decoded[:, order[:a]], positions, group)
                 group = (group + correction).clamp(-ACT_MAX, ACT_MAX)
-            m, indexes = self.split(group[None, :, :, None])
-            m, indexes = m[0, :, :, 0], indexes[0, :, :, 0]
-            q = code_group(m, indexes, positions, order[a:b])
-            decoded[0, a:b, positions] = to_fixed(q.double() + m.double())
-
-
-def _rounded(y: Tensor, means: Tensor) -> Tensor:
-    return y + (torch.round(y - means) + means - y).detach()
+            means, indexes = self._split(group)
+            q = code_group(means, indexes, positions, channels)
+            where = (channels[:, None], positions[None, :])
+            y_hat[where] = q.double() + means.double()
+            flat[0][where] = to_fixed(y_hat[where])

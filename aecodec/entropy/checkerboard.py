@@ -66,11 +66,19 @@ class CheckerboardContext(nn.Module):
         is_anchor = anchors(*y.shape[2:], device=y.device)
         zeros = torch.zeros_like(y)
         first = hyper + self.entropy_parameters(torch.cat([hyper, zeros], dim=1))
-        means = first.chunk(2, dim=1)[1]
-        y_anchor = y + (torch.round(y - means) + means - y).detach()
-        context = self.context(torch.where(is_anchor, y_anchor, zeros))
+        first, decoded = self._train_half(first, 0, y, zeros, is_anchor)
+        context = self.context(decoded)
         second = hyper + self.entropy_parameters(torch.cat([hyper, context], dim=1))
+        second, _ = self._train_half(second, 1, y, decoded, ~is_anchor)
         return torch.where(is_anchor, first, second).chunk(2, dim=1)
+
+    def _train_half(
+        self, params: Tensor, half: int, y: Tensor, decoded: Tensor, here: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        """The parameters (B, 2M, h, w) of half 0 (anchors) or 1, and `decoded` with that half
+        filled in where `here`. The checkerboard adds nothing within a half; subclasses may."""
+        means = params.chunk(2, dim=1)[1]
+        return params, torch.where(here, rounded(y, means), decoded)
 
     # -- coding face -----------------------------------------------------------------------
 
@@ -80,37 +88,47 @@ class CheckerboardContext(nn.Module):
         self.parameters_exact.freeze(self.entropy_parameters)
 
     @torch.no_grad()
-    def code(self, hyper: Tensor, code_group: Callable[[Tensor, Tensor, Tensor], Tensor]) -> Tensor:
+    def code(self, hyper: Tensor, code_group: Callable[..., Tensor]) -> Tensor:
         """Walk the two halves of y in coding order and return y_hat (1, M, h, w).
 
-        `hyper` is the fixed-point output of the exact hyper-synthesis. For each half,
-        `code_group(means, indexes, positions)` gets (M, n) means and table indices and the n flat
-        positions, and returns the (M, n) integer symbols: the encoder rounds y and writes them,
-        the decoder reads them."""
+        `hyper` is the fixed-point output of the exact hyper-synthesis. Each call
+        `code_group(means, indexes, positions[, channels])` gets (c, n) means and table indices,
+        the n flat positions and, for a subset, the c channels, and returns the (c, n) integer
+        symbols: the encoder rounds y and writes them, the decoder reads them."""
         _, channels, h, w = hyper.shape
         hyper = hyper[0].reshape(channels, h * w)
         is_anchor = anchors(h, w).flatten()
         first, second = is_anchor.nonzero().flatten(), (~is_anchor).nonzero().flatten()
-        no_context = torch.zeros(channels // 2, len(first), dtype=torch.float64)
-        y_first = self._code_half(hyper, first, no_context, code_group)
-        decoded = torch.zeros(1, channels // 2, h * w, dtype=torch.float64)
-        decoded[0, :, first] = to_fixed(y_first)  # q + mu, exact in float64
-        context = self.context_exact(decoded.reshape(1, -1, h, w), second)[0, :, :, 0]
-        y_second = self._code_half(hyper, second, context, code_group)
         y_hat = torch.zeros(channels // 2, h * w, dtype=torch.float64)
-        y_hat[:, first], y_hat[:, second] = y_first, y_second
+        decoded = torch.zeros(1, channels // 2, h, w, dtype=torch.float64)  # y_hat in fixed point
+        no_context = torch.zeros(channels // 2, len(first), dtype=torch.float64)
+        params = self._refine(hyper[:, first], no_context)
+        self._code_half(params, 0, first, y_hat, decoded, code_group)
+        context = self.context_exact(decoded, second)[0, :, :, 0]
+        params = self._refine(hyper[:, second], context)
+        self._code_half(params, 1, second, y_hat, decoded, code_group)
         return y_hat.float().reshape(1, -1, h, w)
 
-    def _code_half(self, hyper: Tensor, positions: Tensor, context: Tensor, code_group) -> Tensor:
-        """y_hat (float64, exact) of one half, given its fixed-point context."""
-        params = self._refine(hyper[:, positions], context)
-        means, indexes = self.split(params[None, :, :, None])
-        means, indexes = means[0, :, :, 0], indexes[0, :, :, 0]
+    def _code_half(self, params, half, positions, y_hat, decoded, code_group) -> None:
+        """Code half 0 (anchors) or 1 with its fixed-point parameters (2M, n), writing y_hat
+        (float64, exact) and its fixed point at its positions."""
+        means, indexes = self._split(params)
         q = code_group(means, indexes, positions)
-        return q.double() + means.double()
+        y_hat[:, positions] = q.double() + means.double()
+        decoded.view(1, len(y_hat), -1)[0, :, positions] = to_fixed(y_hat[:, positions])
+
+    def _split(self, params: Tensor) -> tuple[Tensor, Tensor]:
+        """Fixed-point (2c, n) parameters -> (c, n) means and table indices."""
+        means, indexes = self.split(params[None, :, :, None])
+        return means[0, :, :, 0], indexes[0, :, :, 0]
 
     def _refine(self, hyper: Tensor, context: Tensor) -> Tensor:
         """Fixed-point (2M, n) parameters: the hyperprior's plus the exact correction."""
         features = torch.cat([hyper, context])[None, :, :, None]
         correction = self.parameters_exact(features)[0, :, :, 0]
         return (hyper + correction).clamp(-ACT_MAX, ACT_MAX)
+
+
+def rounded(y: Tensor, means: Tensor) -> Tensor:
+    """round(y - mu) + mu, what the decoder will see, with a straight-through gradient."""
+    return y + (torch.round(y - means) + means - y).detach()
