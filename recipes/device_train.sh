@@ -17,6 +17,7 @@ export PYTHONPATH=${PYTHONPATH:+$PYTHONPATH:}$PWD PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,memory.total --format=csv 2>/dev/null
 # Copy the latest export out every 30 s, so a run cut short still returns a model.
 (while sleep 30; do cp /tmp/run/model.* /tmp/run/log.csv "$out/" 2>/dev/null; done) &
+copier=$!
 timeout $(python3 -c "print(int($minutes * 60 + 90))") python3 - "$minutes" <<'PY' 2>&1 | tee "$out/train.log"
 import os, sys
 from pathlib import Path
@@ -32,6 +33,7 @@ cfg = TrainConfig(
 print(cfg)
 train_codec(cfg)
 PY
+kill $copier
 cp /tmp/run/model.safetensors /tmp/run/model.json /tmp/run/log.csv "$out/" 2>/dev/null
 # The float32 weights too, in three shards under the 16 MB transfer limit (model.safetensors of a
 # context model is over it): recipes/join_shards.py rebuilds the model from them.
