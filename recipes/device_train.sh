@@ -2,9 +2,9 @@
 # Trains the default variable-rate model on a lent GPU (the device tool), from a data pack in
 # .devdata/ (photos re-encoded as JPEG q95 4:4:4 to fit the transfer, BSDS500 train+test, and 16
 # BSDS500 val images for validation; built by recipes/make_devdata.py).
-# Usage: [CONFIG=hyperprior-sc-wide] [INIT=hyperprior-sc-wide] [RESUME=1] bash recipes/device_train.sh MINUTES OUT_DIR
-# CONFIG names the architecture in aecodec.zoo.CONFIGS (default hyperprior-sc-wide, the default
-# model's).
+# Usage: [CONFIG=hyperprior-sc-wide] [INIT=hyperprior-sc-joint] [LR=2e-4] [RESUME=1] bash recipes/device_train.sh MINUTES OUT_DIR
+# CONFIG names the architecture in aecodec.zoo.CONFIGS (default: aecodec.zoo.DEFAULT_CONFIG, the
+# default model's).
 # INIT continues from a shipped model's weights (they travel with the repo); RESUME continues
 # from /tmp/run/checkpoint.pt on a machine that is still warm.
 set -u
@@ -22,11 +22,11 @@ timeout $(python3 -c "print(int($minutes * 60 + 90))") python3 - "$minutes" <<'P
 import os, sys
 from pathlib import Path
 from aecodec.train.codec import TrainConfig, train_codec
-from aecodec.zoo import CONFIGS
+from aecodec.zoo import CONFIGS, DEFAULT_CONFIG
 cfg = TrainConfig(
-    model=CONFIGS[os.environ.get("CONFIG") or "hyperprior-sc-wide"],
+    model=CONFIGS[os.environ.get("CONFIG") or DEFAULT_CONFIG],
     train_dirs=[Path(".devdata/photos"), Path(".devdata/bsds500")], val_dir=Path(".devdata/val"),
-    out_dir=Path("/tmp/run"), crop=256, batch_size=16, lr=2e-4, minutes=float(sys.argv[1]),
+    out_dir=Path("/tmp/run"), crop=256, batch_size=16, lr=float(os.environ.get("LR") or 2e-4), minutes=float(sys.argv[1]),
     steps=10**7, checkpoint_minutes=1.5, val_every=2000, log_every=250, seed=0,
     resume=os.environ.get("RESUME") == "1", init=os.environ.get("INIT") or None,
 )
