@@ -16,7 +16,7 @@ from aecodec import bitstream, codec
 from aecodec.errors import AecodecError
 from aecodec.files import atomic_write, check_output
 from aecodec.image import read_picture, save_picture
-from aecodec.zoo import CONFIGS, DEFAULT_MODEL, available_models, load_model
+from aecodec.zoo import CONFIGS, DEFAULT_CONFIG, DEFAULT_MODEL, available_models, load_model
 
 app = typer.Typer(
     add_completion=False,
@@ -213,7 +213,7 @@ def train(
     lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-4,
     config: Annotated[
         str, typer.Option(help=f"Architecture: {', '.join(CONFIGS)}.")
-    ] = DEFAULT_MODEL,
+    ] = DEFAULT_CONFIG,
     channels: Annotated[
         tuple[int, int] | None,
         typer.Option(help="N and M (transform and latent channels), instead of the config's."),

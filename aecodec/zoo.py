@@ -19,7 +19,7 @@ from aecodec.errors import ModelError
 from aecodec.models.hyperprior import Hyperprior, HyperpriorConfig
 
 SHIPPED = Path(__file__).parent / "weights"
-DEFAULT_MODEL = "hyperprior-sc-wide"
+DEFAULT_MODEL = "hyperprior-sc-joint"
 FAMILIES = {"hyperprior": (Hyperprior, HyperpriorConfig)}
 # Named architectures to train: the first hyperprior, a smaller one for CPUs, tiny ones for tests,
 # the same with a checkerboard context, that one over a wider range of rates (0.1-1.5 bpp), and
@@ -42,6 +42,7 @@ CONFIGS = {
         context="space-channel",
     ),
 }
+DEFAULT_CONFIG = "hyperprior-sc-wide"  # the default model's architecture: what `train` builds
 _TABLE_PREFIXES = ("tables.z", "tables.y")
 
 

@@ -154,6 +154,7 @@ GOLDEN = {  # files written by each default, and the SHA-256 of the pixels they 
     "hyperprior-cb": "46d5ef68f41a086799643a13a9441e9f9fc8949ef68656d85c95b76eec2b79ac",
     "hyperprior-cb-wide": "2576c33c06657bbde082b97db2d886a6cc2e143282f0c8cf1122aa156c59c966",
     "hyperprior-sc-wide": "b8d811e2a7f94bef5d0484b4f220acba0419267d5444420591782e2dc0274e13",
+    "hyperprior-sc-joint": "377cef41e22fae1e2dbc72af2d02cbc4bc4589dbef6bafa4ff6855212d78dff3",
 }
 
 

@@ -18,7 +18,7 @@ from aecodec.errors import ModelError
 from aecodec.models.hyperprior import Hyperprior, HyperpriorConfig
 from aecodec.train.codec import TrainConfig, train_codec, warm_start
 from aecodec.train.entropy import EntropyTrainConfig, train_entropy
-from aecodec.zoo import CONFIGS, load_model, save_model
+from aecodec.zoo import CONFIGS, DEFAULT_CONFIG, load_model, save_model
 from tests.conftest import make_context_matter, smooth_image
 
 ROOT = Path(__file__).parent.parent
@@ -78,6 +78,11 @@ def test_two_processes_train_data_parallel_with_torchrun(photos, tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     card = load_model(str(tmp_path / "ddp" / "model")).card
     assert card["training"]["batch_size"] == 2  # 1 per process, 2 processes
+
+
+def test_the_default_config_is_the_default_models_architecture():
+    # `aecodec train --init <default>` fine-tunes the default without naming a config
+    assert load_model().model.config == CONFIGS[DEFAULT_CONFIG]
 
 
 def test_training_can_start_from_an_existing_model(photos, tmp_path, tiny_model):
