@@ -15,7 +15,8 @@ def tiled(transform: nn.Module, x: Tensor, scale: float, tile: int, margin: int)
 
     `tile` and `margin` are in input samples and must map to whole output samples."""
     _, _, h, w = x.shape
-    if h <= tile + 2 * margin and w <= tile + 2 * margin:
+    if h * w <= (tile + 2 * margin) ** 2 * 5 // 4:  # up to a quarter over one tile: whole, as
+        # two tiles' margins would cost more time than that memory (768x512 is one tile)
         return transform(x)
     rows = []
     for top in range(0, h, tile):
