@@ -26,8 +26,8 @@ from aecodec.zoo import CONFIGS, DEFAULT_CONFIG
 cfg = TrainConfig(
     model=CONFIGS[os.environ.get("CONFIG") or DEFAULT_CONFIG],
     train_dirs=[Path(".devdata/photos"), Path(".devdata/bsds500")], val_dir=Path(".devdata/val"),
-    out_dir=Path("/tmp/run"), crop=256, batch_size=16, lr=float(os.environ.get("LR") or 2e-4), minutes=float(sys.argv[1]),
-    steps=10**7, checkpoint_minutes=1.5, val_every=2000, log_every=250, seed=0,
+    out_dir=Path("/tmp/run"), crop=256, batch_size=16, lr=float(os.environ.get("LR") or 2e-4),
+    minutes=float(sys.argv[1]), steps=10**7, checkpoint_minutes=1.5, val_every=2000, log_every=250, seed=0,
     resume=os.environ.get("RESUME") == "1", init=os.environ.get("INIT") or None,
 )
 print(cfg)

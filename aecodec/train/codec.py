@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 from torch.nn.parallel import DistributedDataParallel
 
+from aecodec.entropy.channel import SpaceChannelContext
 from aecodec.errors import ModelError
 from aecodec.models.hyperprior import Hyperprior, HyperpriorConfig
 from aecodec.train import distributed
@@ -200,8 +201,9 @@ def warm_start(model: Hyperprior, source: Hyperprior) -> None:
 
 def needs_channel_order(model: Hyperprior, source: Hyperprior) -> bool:
     """Whether `model` has a space-channel context that `source` (warm-started from) lacked."""
-    has_order = "context_model.order" in source.state_dict()
-    return hasattr(model.context_model, "set_order") and not has_order
+    return isinstance(model.context_model, SpaceChannelContext) and not isinstance(
+        source.context_model, SpaceChannelContext
+    )
 
 
 @torch.no_grad()
