@@ -1,7 +1,8 @@
 """The public coding API: images in, `.aec` bytes out, and back.
 
 compress: read the picture, pad it to the model's stride, run the analysis tile by tile, code the
-latents (see `Hyperprior.compress_latent`), store alpha losslessly, wrap it all in the container.
+latents (see `Hyperprior.compress_latent`; the symbols are chosen for rate and distortion, see
+entropy.rdoq), store alpha losslessly, wrap it all in the container.
 decompress: the reverse; the container names the model and a hash of its weights, so a file is
 only ever decoded by the exact weights that wrote it.
 """
@@ -17,6 +18,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from aecodec import bitstream
+from aecodec.entropy import rdoq
 from aecodec.errors import BitstreamError, ModelError
 from aecodec.image import Picture, read_picture, to_pil
 from aecodec.models.hyperprior import Hyperprior
@@ -102,8 +104,11 @@ def _analyse(net: Hyperprior, rgb: np.ndarray) -> torch.Tensor:
 
 
 def _encode(loaded: LoadedModel, picture: Picture, y: torch.Tensor, quality: float) -> Compressed:
-    gain, _ = loaded.model.gains(quality)
-    payloads, rates = loaded.model.compress_latent(y * gain)
+    net = loaded.model
+    gain, inverse_gain = net.gains(quality)
+    y = y * gain
+    tau = rdoq.tradeoff(net.g_s, y, inverse_gain, net.rd_lambda(quality))
+    payloads, rates = net.compress_latent(y, tau)
     if picture.alpha is not None:
         payloads.append(_png(picture.alpha))
     h, w = picture.rgb.shape[:2]

@@ -26,7 +26,13 @@ import torch
 from torch import Tensor, nn
 
 from aecodec.config import JsonConfig
-from aecodec.entropy import EntropyBottleneck, GaussianConditional, IntegerHyperSynthesis, coder
+from aecodec.entropy import (
+    EntropyBottleneck,
+    GaussianConditional,
+    IntegerHyperSynthesis,
+    coder,
+    rdoq,
+)
 from aecodec.entropy.channel import SpaceChannelContext
 from aecodec.entropy.checkerboard import CheckerboardContext
 from aecodec.entropy.gaussian import scale_table
@@ -120,12 +126,21 @@ class Hyperprior(nn.Module):
 
     def gains(self, quality: float) -> tuple[Tensor, Tensor]:
         """Gain vectors for a quality in [0, 100], geometric between neighbouring lambdas."""
-        position = float(np.clip(quality, 0, 100)) / 100 * (len(self.config.lambdas) - 1)
-        low = min(int(position), len(self.config.lambdas) - 2)
-        t = position - low
+        low, t = self._between_lambdas(quality)
         gain, inverse = self.gain.abs().detach(), self.inverse_gain.abs().detach()
         mix = lambda g: g[low] ** (1 - t) * g[low + 1] ** t  # noqa: E731
         return mix(gain)[None, :, None, None], mix(inverse)[None, :, None, None]
+
+    def rd_lambda(self, quality: float) -> float:
+        """The trade-off a quality stands for, interpolated as its gains are."""
+        low, t = self._between_lambdas(quality)
+        lambdas = self.config.lambdas
+        return lambdas[low] ** (1 - t) * lambdas[low + 1] ** t
+
+    def _between_lambdas(self, quality: float) -> tuple[int, float]:
+        position = float(np.clip(quality, 0, 100)) / 100 * (len(self.config.lambdas) - 1)
+        low = min(int(position), len(self.config.lambdas) - 2)
+        return low, position - low
 
     @torch.no_grad()
     def freeze(self) -> None:
@@ -156,11 +171,13 @@ class Hyperprior(nn.Module):
         return 1 + self.y_streams
 
     @torch.no_grad()
-    def compress_latent(self, y: Tensor) -> tuple[list[bytes], dict]:
+    def compress_latent(self, y: Tensor, tau: float = 0.0) -> tuple[list[bytes], dict]:
         """Gained latent y (1, M, h, w), h and w multiples of 4 -> [z bytes, y bytes...] and
         {"estimated_bits": the model's own -log2 likelihood, to compare the file against,
-         "y_hat": what the decoder will rebuild}."""
+         "y_hat": what the decoder will rebuild}. With tau > 0 the symbols are chosen for rate
+        plus tau times squared latent error (entropy.rdoq) instead of rounded."""
         self._require_frozen()
+        lengths = rdoq.code_lengths(self.tables["y"]) if tau > 0 else None
         z_hat = torch.round(self.h_a(y))
         z_symbols = _ints(z_hat)
         z_rows = np.broadcast_to(np.arange(z_hat.shape[1])[:, None, None], z_symbols.shape)
@@ -173,7 +190,10 @@ class Hyperprior(nn.Module):
         def code_group(means: Tensor, indexes: Tensor, positions: Tensor, channels=None) -> Tensor:
             nonlocal bits
             values = (y_flat if channels is None else y_flat[channels])[:, positions]
-            q = torch.round(values - means)
+            if lengths is None:
+                q = torch.round(values - means)
+            else:
+                q = rdoq.toward_zero(values - means, indexes, self.tables["y"], lengths, tau)
             encoder = encoders[min(next(calls), len(encoders) - 1)]
             encoder.encode(q.to(torch.int32).numpy().ravel(), indexes.numpy().ravel())
             scales = torch.from_numpy(scale_table()).float()[indexes]
