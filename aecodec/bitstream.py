@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from aecodec.errors import BitstreamError
 
 MAGIC = b"\x89AEC"  # a non-ASCII first byte, as in PNG, so text tools never take it for text
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # what this aecodec writes; it reads every version up to this one
 LAYOUTS = ("L", "LA", "RGB", "RGBA")  # the layout code is the index in this tuple
 HASH_SIZE = 8  # first bytes of the SHA-256 of the model's weights file
 MAX_SIDE = 1 << 20
@@ -42,6 +42,8 @@ class Header:
     width: int
     height: int
     layout: str  # one of LAYOUTS
+    # 2: y's tables are the nearest to each predicted scale; 1: the next wider (docs/format.md)
+    format_version: int = FORMAT_VERSION
 
     def __post_init__(self):
         # Normalise friendly types (numpy ints for sizes, a bytearray hash) before checking.
@@ -83,7 +85,7 @@ def pack(header: Header, payloads: list[bytes]) -> bytes:
     head = b"".join(
         [
             MAGIC,
-            bytes([FORMAT_VERSION, 0, len(name)]),
+            bytes([header.format_version, 0, len(name)]),
             name,
             _FIXED.pack(
                 header.weights_hash,
@@ -128,7 +130,7 @@ def describe(header: Header, payloads: list[bytes], total_size: int) -> dict:
     """Every header field and the sizes that matter, in display order, for `aecodec info`."""
     payload_bytes = sum(len(p) for p in payloads)
     return {
-        "format_version": FORMAT_VERSION,
+        "format_version": header.format_version,
         "model": header.model,
         "weights_hash": header.weights_hash.hex(),
         "quality": header.quality,
@@ -158,11 +160,11 @@ def _check_magic_and_version(data: bytes) -> None:
     if version > FORMAT_VERSION:
         raise BitstreamError(
             f"file format version {version} is newer than this aecodec "
-            f"(reads {FORMAT_VERSION}); upgrade aecodec"
+            f"(reads up to {FORMAT_VERSION}); upgrade aecodec"
         )
-    if version != FORMAT_VERSION:
+    if version < 1:
         raise BitstreamError(
-            f"unknown file format version {version} (this aecodec reads {FORMAT_VERSION})"
+            f"unknown file format version {version} (this aecodec reads 1 to {FORMAT_VERSION})"
         )
 
 
@@ -174,7 +176,7 @@ def _read_header(data: bytes) -> tuple[tuple, list[int], int]:
             raise BitstreamError(f"truncated .aec file: it ends inside the header ({what})")
 
     need(7, "flags and name length")
-    flags, n = data[5], data[6]
+    version, flags, n = data[4], data[5], data[6]
     need(7 + n, "model name")
     name = data[7 : 7 + n]
     need(7 + n + _FIXED.size, "image fields")
@@ -182,15 +184,15 @@ def _read_header(data: bytes) -> tuple[tuple, list[int], int]:
     table = 7 + n + _FIXED.size
     need(table + 4 * k + 4, "payload lengths")
     lengths = [_U32.unpack_from(data, table + 4 * i)[0] for i in range(k)]
-    fields = (flags, name, weights_hash, quality, width, height, layout)
+    fields = (version, flags, name, weights_hash, quality, width, height, layout)
     return fields, lengths, table + 4 * k + 4
 
 
-def _decode_fields(flags, name, weights_hash, quality, width, height, layout) -> Header:
+def _decode_fields(version, flags, name, weights_hash, quality, width, height, layout) -> Header:
     """The Header, once the header CRC has vouched that these bytes are what the writer wrote."""
     if flags:
         raise BitstreamError(
-            f"flags byte is {flags:#04x} but version 1 defines no flags; "
+            f"flags byte is {flags:#04x} but version {version} defines no flags; "
             "the file was written by another program or a newer aecodec"
         )
     try:
@@ -203,7 +205,8 @@ def _decode_fields(flags, name, weights_hash, quality, width, height, layout) ->
     if quality > 100 * QUALITY_SCALE:
         raise BitstreamError(f"quality field is {quality}, above the maximum of 10000")
     try:
-        return Header(model, weights_hash, quality / QUALITY_SCALE, width, height, LAYOUTS[layout])
+        quality = quality / QUALITY_SCALE
+        return Header(model, weights_hash, quality, width, height, LAYOUTS[layout], version)
     except ValueError as error:
         raise BitstreamError(f"invalid header: {error}") from None
 
@@ -228,4 +231,6 @@ def _header_problem(h: Header) -> str | None:
         return f"image size {h.width}x{h.height} is over the limit of {MAX_PIXELS} pixels"
     if h.layout not in LAYOUTS:
         return f"layout {h.layout!r} is not one of {', '.join(LAYOUTS)}"
+    if h.format_version not in range(1, FORMAT_VERSION + 1):
+        return f"format version {h.format_version} is not one of 1..{FORMAT_VERSION}"
     return None

@@ -108,7 +108,7 @@ def _encode(loaded: LoadedModel, picture: Picture, y: torch.Tensor, quality: flo
     gain, inverse_gain = net.gains(quality)
     y = y * gain
     tau = rdoq.tradeoff(net.g_s, y, inverse_gain, net.rd_lambda(quality))
-    payloads, rates = net.compress_latent(y, tau)
+    payloads, rates = net.compress_latent(y, tau)  # nearest tables: format 2
     if picture.alpha is not None:
         payloads.append(_png(picture.alpha))
     h, w = picture.rgb.shape[:2]
@@ -185,7 +185,8 @@ def decode_latents(
         raise BitstreamError(f"expected {expected} payloads, found {len(payloads)}")
     z_shape = (math.ceil(header.height / net.stride), math.ceil(header.width / net.stride))
     try:
-        y_hat = net.decompress_latent(payloads[: net.latent_payloads], z_shape)
+        nearest = header.format_version >= 2  # format 1 coded y with the next wider tables
+        y_hat = net.decompress_latent(payloads[: net.latent_payloads], z_shape, nearest)
     except (ValueError, RuntimeError, IndexError, AssertionError, OverflowError) as error:
         # Only crafted files get here (the checksums catch accidents); constriction reports
         # data that no encoder could have written with an AssertionError.

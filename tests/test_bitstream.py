@@ -28,7 +28,7 @@ FORMAT_DOC = Path(__file__).parents[1] / "docs" / "format.md"
 
 def raw_file(
     *,
-    version=1,
+    version=2,
     flags=0,
     name=b"hyperprior-vr",
     weights_hash=HASH,
@@ -160,9 +160,16 @@ def test_other_files_are_not_aec_files(data):
     assert error_of(data) == "not an .aec file (wrong magic bytes)"
 
 
+def test_a_version_1_file_still_reads_and_says_so():
+    header, payloads = unpack(raw_file(version=1))
+    assert header == Header("hyperprior-vr", HASH, 37.5, 3, 2, "RGBA", format_version=1)
+    assert pack(header, payloads) == raw_file(version=1)  # and is written back unchanged
+    assert unpack(raw_file())[0].format_version == 2 == HEADER.format_version
+
+
 def test_a_newer_version_asks_for_an_upgrade():
     assert error_of(raw_file(version=3)) == (
-        "file format version 3 is newer than this aecodec (reads 1); upgrade aecodec"
+        "file format version 3 is newer than this aecodec (reads up to 2); upgrade aecodec"
     )
     assert error_of(raw_file(version=3)[:5]).startswith("file format version 3 is newer")
     assert "unknown file format version 0" in error_of(raw_file(version=0))

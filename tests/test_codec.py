@@ -149,23 +149,24 @@ def test_crafted_payloads_with_valid_checksums_end_in_a_clean_error(tiny_model):
             pass  # decoding garbage into some image is fine too; crashing is not
 
 
-GOLDEN = {  # files written by each default, and the SHA-256 of the pixels they decode to
+GOLDEN = {  # files written by each default (format 1, then 2), and the SHA-256 of their pixels
     "hyperprior-vr": "395fd5a3cef89a2290ddf3436a979b88c2f056b40bcaa010927d485599f52304",
     "hyperprior-cb": "46d5ef68f41a086799643a13a9441e9f9fc8949ef68656d85c95b76eec2b79ac",
     "hyperprior-cb-wide": "2576c33c06657bbde082b97db2d886a6cc2e143282f0c8cf1122aa156c59c966",
     "hyperprior-sc-wide": "b8d811e2a7f94bef5d0484b4f220acba0419267d5444420591782e2dc0274e13",
     "hyperprior-sc-joint": "377cef41e22fae1e2dbc72af2d02cbc4bc4589dbef6bafa4ff6855212d78dff3",
+    "v2-hyperprior-sc-joint": "4298434878bd092a674f98cf7057ec04786993a5caf7237877629d12a8251a7e",
 }
 
 
-@pytest.mark.parametrize("model", GOLDEN)
-def test_a_file_written_earlier_still_decodes_to_the_same_pixels(model):
+@pytest.mark.parametrize("name", GOLDEN)
+def test_a_file_written_earlier_still_decodes_to_the_same_pixels(name):
     # If this fails, old .aec files no longer decode as they did: a change reached the tables,
-    # the integer path (hyperprior and context) or the synthesis.
-    data = (Path(__file__).parent / "data" / f"golden-{model}.aec").read_bytes()
+    # the integer path (hyperprior and context), the table choice or the synthesis.
+    data = (Path(__file__).parent / "data" / f"golden-{name}.aec").read_bytes()
     pixels = np.asarray(aecodec.decompress(data))
     assert pixels.shape == (48, 80, 3)
-    assert hashlib.sha256(pixels.tobytes()).hexdigest() == GOLDEN[model]
+    assert hashlib.sha256(pixels.tobytes()).hexdigest() == GOLDEN[name]
 
 
 def test_fast_decoding_is_within_one_level_of_the_exact_decoder(tiny_model):

@@ -5,10 +5,12 @@ import pytest
 import torch
 from torch import nn
 
-from aecodec.entropy import IntegerHyperSynthesis, coder
-from aecodec.entropy.gaussian import GaussianConditional
+from aecodec.entropy import IntegerHyperSynthesis, coder, table_indexes
+from aecodec.entropy.gaussian import GaussianConditional, scale_table
+from aecodec.entropy.integer import FA
 from aecodec.entropy.tables import PRECISION, quantise_pmfs, table_bits
 from aecodec.nn import subpel_up
+from aecodec.zoo import DEFAULT_MODEL
 
 
 def test_tables_sum_to_the_precision_and_never_give_zero_probability():
@@ -82,3 +84,28 @@ def test_weights_too_large_for_exact_sums_are_refused():
         layers[0].weight.fill_(1e6)
     with pytest.raises(ValueError, match="too large"):
         IntegerHyperSynthesis(layers).freeze(layers)
+
+
+def test_format_2_codes_each_scale_with_the_nearest_table_format_1_with_the_next_wider():
+    grid = torch.from_numpy(scale_table())
+    scales = torch.cat([grid, grid * 1.05, grid / 1.05, grid[:-1] * 1.12])[None].clamp(max=256)
+    fixed = torch.floor(scales * 2**FA)
+    nearest, wider = table_indexes(fixed), table_indexes(fixed, nearest=False)
+    distance = (grid[nearest].log() - scales.log()).abs()
+    best = (grid[:, None].log() - scales.log()).abs().min(0).values
+    assert torch.all(distance <= best + 1e-3)
+    assert torch.all(grid[wider] >= scales * (1 - 1e-3))
+    assert torch.all(wider >= nearest) and torch.any(wider > nearest)
+
+
+def test_nearest_tables_code_the_default_model_in_fewer_bits():
+    from aecodec.codec import _analyse, cached_model
+    from tests.conftest import smooth_image
+
+    net = cached_model(DEFAULT_MODEL).model
+    y = _analyse(net, smooth_image(256, 384)) * net.gains(50)[0]
+    strings, rates = net.compress_latent(y)
+    older, older_rates = net.compress_latent(y, nearest=False)
+    assert rates["estimated_bits"] < older_rates["estimated_bits"]
+    assert sum(map(len, strings)) < sum(map(len, older))
+    assert torch.equal(net.decompress_latent(older, (4, 6), nearest=False), older_rates["y_hat"])

@@ -2,13 +2,13 @@
 
 from aecodec.entropy.factorized import EntropyBottleneck
 from aecodec.entropy.gaussian import GaussianConditional
-from aecodec.entropy.integer import ExactNet, GaussianParameters, IntegerHyperSynthesis, to_fixed
+from aecodec.entropy.integer import ExactNet, IntegerHyperSynthesis, table_indexes, to_fixed
 
 __all__ = [
     "EntropyBottleneck",
     "ExactNet",
     "GaussianConditional",
-    "GaussianParameters",
     "IntegerHyperSynthesis",
+    "table_indexes",
     "to_fixed",
 ]

@@ -122,8 +122,8 @@ class SpaceChannelContext(CheckerboardContext):
             if k:
                 correction = nets[k - 1].exact(decoded[:, order[:a]], positions, group)
                 group = (group + correction).clamp(-ACT_MAX, ACT_MAX)
-            means, indexes = self._split(group)
-            q = code_group(means, indexes, positions, channels)
+            means, scales = self._split(group)
+            q = code_group(means, scales, positions, channels)
             where = (channels[:, None], positions[None, :])
             y_hat[where] = q.double() + means.double()
             flat[0][where] = to_fixed(y_hat[where])

@@ -17,7 +17,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from aecodec.entropy.integer import ACT_MAX, ExactNet, GaussianParameters, to_fixed
+from aecodec.entropy.integer import ACT_MAX, ExactNet, gaussian_parameters, to_fixed
 
 
 def anchors(h: int, w: int, device: torch.device | None = None) -> Tensor:
@@ -56,7 +56,6 @@ class CheckerboardContext(nn.Module):
         nn.init.zeros_(self.entropy_parameters[-1].bias)
         self.context_exact = ExactNet(self.context)
         self.parameters_exact = ExactNet(self.entropy_parameters)
-        self.split = GaussianParameters()
 
     # -- training face ---------------------------------------------------------------------
 
@@ -92,9 +91,9 @@ class CheckerboardContext(nn.Module):
         """Walk the two halves of y in coding order and return y_hat (1, M, h, w).
 
         `hyper` is the fixed-point output of the exact hyper-synthesis. Each call
-        `code_group(means, indexes, positions[, channels])` gets (c, n) means and table indices,
-        the n flat positions and, for a subset, the c channels, and returns the (c, n) integer
-        symbols: the encoder rounds y and writes them, the decoder reads them."""
+        `code_group(means, scales, positions[, channels])` gets (c, n) means and fixed-point
+        scales, the n flat positions and, for a subset, the c channels, and returns the (c, n)
+        integer symbols: the encoder chooses and writes them, the decoder reads them."""
         _, channels, h, w = hyper.shape
         hyper = hyper[0].reshape(channels, h * w)
         is_anchor = anchors(h, w).flatten()
@@ -112,15 +111,15 @@ class CheckerboardContext(nn.Module):
     def _code_half(self, params, half, positions, y_hat, decoded, code_group) -> None:
         """Code half 0 (anchors) or 1 with its fixed-point parameters (2M, n), writing y_hat
         (float64, exact) and its fixed point at its positions."""
-        means, indexes = self._split(params)
-        q = code_group(means, indexes, positions)
+        means, scales = self._split(params)
+        q = code_group(means, scales, positions)
         y_hat[:, positions] = q.double() + means.double()
         decoded.view(1, len(y_hat), -1)[0, :, positions] = to_fixed(y_hat[:, positions])
 
     def _split(self, params: Tensor) -> tuple[Tensor, Tensor]:
-        """Fixed-point (2c, n) parameters -> (c, n) means and table indices."""
-        means, indexes = self.split(params[None, :, :, None])
-        return means[0, :, :, 0], indexes[0, :, :, 0]
+        """Fixed-point (2c, n) parameters -> (c, n) means and fixed-point scales."""
+        means, scales = gaussian_parameters(params[None, :, :, None])
+        return means[0, :, :, 0], scales[0, :, :, 0]
 
     def _refine(self, hyper: Tensor, context: Tensor) -> Tensor:
         """Fixed-point (2M, n) parameters: the hyperprior's plus the exact correction."""

@@ -13,9 +13,12 @@ every partial sum is an integer below 2**53 in magnitude (checked when the model
 IEEE addition and multiplication of such integers is exact whatever the order, blocking or thread
 count. Convolutions are unfold + matmul; upsampling is a pixel shuffle (a permutation), never a
 transposed convolution; ReLU and floor by a power of two are exact. Table indices then come from
-comparing the integer scale with stored integer thresholds.
+comparing the integer scale with integer thresholds (`table_indexes`).
 """
 
+import functools
+
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -87,29 +90,36 @@ def to_fixed(x: Tensor) -> Tensor:
     return (x.double() * 2**FA).clamp_(-ACT_MAX, ACT_MAX)
 
 
-class GaussianParameters(nn.Module):
-    """Fixed-point (scales, means) channels -> means as float32 and table indices, exactly."""
+def gaussian_parameters(params: Tensor) -> tuple[Tensor, Tensor]:
+    """Fixed-point (scales, means) channels -> means as float32 and scales still in fixed point
+    (for `table_indexes`), exactly."""
+    scales, means = params.chunk(2, dim=1)
+    return (means * 2.0**-FA).float(), scales
 
-    def __init__(self) -> None:
-        super().__init__()
-        thresholds = torch.from_numpy(scale_table()[:-1]) * 2**FA
-        self.register_buffer("thresholds", thresholds.floor(), persistent=False)
 
-    def forward(self, params: Tensor) -> tuple[Tensor, Tensor]:
-        scales, means = params.chunk(2, dim=1)
-        indexes = torch.searchsorted(self.thresholds, scales.contiguous())
-        return (means * 2.0**-FA).float(), indexes
+def table_indexes(scales: Tensor, nearest: bool = True) -> Tensor:
+    """The Gaussian table (a row of `scale_table()`) that codes each fixed-point scale, chosen by
+    integer comparison so that both ends agree. `nearest`: the table nearest in log scale (the
+    thresholds are the grid's geometric midpoints), what files of format 2 use; otherwise the
+    first table at least as wide (the thresholds are the grid itself, as in CompressAI), format 1.
+    The nearest table codes y in about 0.35 % fewer bits: it is closer to the scale the model
+    predicted (measured on BSDS500 images with hyperprior-sc-joint: 0.1 % above the ideal code
+    length with the exact scales, against 0.45 %)."""
+    return torch.searchsorted(_thresholds(nearest), scales.contiguous())
+
+
+@functools.cache
+def _thresholds(nearest: bool) -> Tensor:
+    grid = scale_table()
+    bounds = np.sqrt(grid[:-1] * grid[1:]) if nearest else grid[:-1]
+    return torch.from_numpy(np.floor(bounds * 2**FA))
 
 
 class IntegerHyperSynthesis(ExactNet):
-    """The exact hyper-synthesis: integer z_hat -> (means, table indices) of y."""
-
-    def __init__(self, float_layers: nn.Module) -> None:
-        super().__init__(float_layers)
-        self.split = GaussianParameters()
+    """The exact hyper-synthesis: integer z_hat -> means and fixed-point scales of y."""
 
     def forward(self, z_hat: Tensor) -> tuple[Tensor, Tensor]:
-        return self.split(self.fixed(z_hat))
+        return gaussian_parameters(self.fixed(z_hat))
 
     def fixed(self, z_hat: Tensor) -> Tensor:
         """The fixed-point (scales, means) channels, for a context model to refine."""

@@ -32,10 +32,12 @@ from aecodec.entropy import (
     IntegerHyperSynthesis,
     coder,
     rdoq,
+    table_indexes,
 )
 from aecodec.entropy.channel import SpaceChannelContext
 from aecodec.entropy.checkerboard import CheckerboardContext
 from aecodec.entropy.gaussian import scale_table
+from aecodec.entropy.integer import gaussian_parameters
 from aecodec.entropy.tables import Tables
 from aecodec.nn import GDN, conv, deconv, subpel_up
 
@@ -171,11 +173,14 @@ class Hyperprior(nn.Module):
         return 1 + self.y_streams
 
     @torch.no_grad()
-    def compress_latent(self, y: Tensor, tau: float = 0.0) -> tuple[list[bytes], dict]:
+    def compress_latent(
+        self, y: Tensor, tau: float = 0.0, nearest: bool = True
+    ) -> tuple[list[bytes], dict]:
         """Gained latent y (1, M, h, w), h and w multiples of 4 -> [z bytes, y bytes...] and
         {"estimated_bits": the model's own -log2 likelihood, to compare the file against,
          "y_hat": what the decoder will rebuild}. With tau > 0 the symbols are chosen for rate
-        plus tau times squared latent error (entropy.rdoq) instead of rounded."""
+        plus tau times squared latent error (entropy.rdoq) instead of rounded; `nearest` picks
+        the tables as format 2 does, or else as format 1 (entropy.integer.table_indexes)."""
         self._require_frozen()
         lengths = rdoq.code_lengths(self.tables["y"]) if tau > 0 else None
         z_hat = torch.round(self.h_a(y))
@@ -187,8 +192,9 @@ class Hyperprior(nn.Module):
         encoders = [coder.Encoder(self.tables["y"]) for _ in range(self.y_streams)]
         calls = itertools.count()
 
-        def code_group(means: Tensor, indexes: Tensor, positions: Tensor, channels=None) -> Tensor:
+        def code_group(means: Tensor, scales: Tensor, positions: Tensor, channels=None) -> Tensor:
             nonlocal bits
+            indexes = table_indexes(scales, nearest)
             values = (y_flat if channels is None else y_flat[channels])[:, positions]
             if lengths is None:
                 q = torch.round(values - means)
@@ -205,8 +211,11 @@ class Hyperprior(nn.Module):
         return strings, {"estimated_bits": float(bits), "y_hat": y_hat}
 
     @torch.no_grad()
-    def decompress_latent(self, strings: list[bytes], z_shape: tuple[int, int]) -> Tensor:
-        """Inverse of compress_latent: the gained y_hat, bit-exact with the encoder's."""
+    def decompress_latent(
+        self, strings: list[bytes], z_shape: tuple[int, int], nearest: bool = True
+    ) -> Tensor:
+        """Inverse of compress_latent (with the same `nearest`): the gained y_hat, bit-exact
+        with the encoder's."""
         self._require_frozen()
         n = self.config.N
         z_rows = np.broadcast_to(np.arange(n)[:, None, None], (n, *z_shape))
@@ -215,24 +224,24 @@ class Hyperprior(nn.Module):
         decoders = [coder.Decoder(data, self.tables["y"]) for data in strings[1:]]
         calls = itertools.count()
 
-        def code_group(means: Tensor, indexes: Tensor, positions: Tensor, channels=None) -> Tensor:
+        def code_group(means: Tensor, scales: Tensor, positions: Tensor, channels=None) -> Tensor:
             decoder = decoders[min(next(calls), len(decoders) - 1)]
-            q = decoder.decode(indexes.numpy().ravel())
+            q = decoder.decode(table_indexes(scales, nearest).numpy().ravel())
             return torch.from_numpy(q.reshape(means.shape))
 
         return self._code_y(z_hat, code_group)
 
     def _code_y(self, z_hat: Tensor, code_group) -> Tensor:
-        """y_hat, group by group in coding order; code_group(means, indexes, positions[,
+        """y_hat, group by group in coding order; code_group(means, scales, positions[,
         channels]) gives the integer symbols of a group: (c, n) at n positions (flat indices
         into h * w) of c channels (all M when `channels` is not given)."""
         hyper = self.h_s_exact.fixed(z_hat)
         if self.context_model is not None:
             return self.context_model.code(hyper, code_group)
         _, channels, h, w = hyper.shape
-        means, indexes = self.h_s_exact.split(hyper)
+        means, scales = gaussian_parameters(hyper)
         everywhere = torch.arange(h * w)
-        q = code_group(means[0].reshape(-1, h * w), indexes[0].reshape(-1, h * w), everywhere)
+        q = code_group(means[0].reshape(-1, h * w), scales[0].reshape(-1, h * w), everywhere)
         return (q.float() + means[0].reshape(-1, h * w)).reshape(1, -1, h, w)
 
 
