@@ -14,10 +14,11 @@ colours) that one unit of latent error causes through the synthesis, measured on
 with a random probe. The decision is greedy in coding order; later groups' tables are computed
 from the symbols chosen, at both ends, so the file stays exactly decodable.
 
-The squared-error proxy overstates the distortion (the synthesis learnt to decode rounded
-latents, not y), hence KAPPA, set on BSDS500 test images (8 images, qualities 0-100; never Kodak):
-8 gives the best rate-distortion, about +0.03 dB at equal rate at qualities 10-70 and nothing
-either way at the top; 3 is worse than plain rounding, 32 gives half the gain.
+The squared latent error understates what a step costs in pixels (the synthesis learnt to
+decode rounded latents, so a moved symbol is not simply a nearby y), hence KAPPA, set on BSDS500
+test images (8 images, qualities 0-100, never
+Kodak). At 8: about +0.05 dB at equal rate at qualities 10-50, less above, nothing at 100; 5
+does as well, 16 two thirds of it, 3 is worse than plain rounding.
 """
 
 import torch
@@ -26,7 +27,7 @@ from torch import Tensor, nn
 from aecodec.entropy.tables import PRECISION, Tables
 
 KAPPA = 8.0
-PROBE = 16  # latent samples per side of the crop the synthesis is probed on
+PROBE = 8  # latent samples per side of the crop the synthesis is probed on (128x128 pixels)
 ESCAPE_BITS = 32.0  # about what an escaped value costs beyond its escape symbol: never worth it
 
 
