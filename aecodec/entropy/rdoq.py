@@ -16,9 +16,9 @@ from the symbols chosen, at both ends, so the file stays exactly decodable.
 
 The squared latent error understates what a step costs in pixels (the synthesis learnt to
 decode rounded latents, so a moved symbol is not simply a nearby y), hence KAPPA, set on BSDS500
-test images (8 images, qualities 0-100, never
-Kodak). At 8: about +0.05 dB at equal rate at qualities 10-50, less above, nothing at 100; 5
-does as well, 16 two thirds of it, 3 is worse than plain rounding.
+test images (8 images, qualities 0-100; never Kodak). At 8: about +0.05 dB at equal rate at
+qualities 10-50, less above, nothing at 100; 5 does as well, 16 two thirds of it, 3 is worse
+than plain rounding.
 """
 
 import torch
@@ -40,8 +40,8 @@ def tradeoff(g_s: nn.Module, y: Tensor, inverse_gain: Tensor, lam: float) -> flo
     step = torch.randint(0, 2, crop.shape, generator=generator).float() - 0.5  # +-1/2
     with torch.no_grad():
         out = g_s(torch.cat([crop, crop + step]) * inverse_gain)
-    w = float((out[1] - out[0]).square().sum()) / (step.numel() / 4)
-    return KAPPA * lam * 255**2 / 3 * w
+    sensitivity = float((out[1] - out[0]).square().sum()) / (step.numel() / 4)
+    return KAPPA * lam * 255**2 / 3 * sensitivity
 
 
 def code_lengths(tables: Tables) -> Tensor:
