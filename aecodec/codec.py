@@ -184,8 +184,8 @@ def decode_latents(
     if len(payloads) != expected:
         raise BitstreamError(f"expected {expected} payloads, found {len(payloads)}")
     z_shape = (math.ceil(header.height / net.stride), math.ceil(header.width / net.stride))
+    nearest = header.format_version >= 2  # format 1 coded y with the next wider tables
     try:
-        nearest = header.format_version >= 2  # format 1 coded y with the next wider tables
         y_hat = net.decompress_latent(payloads[: net.latent_payloads], z_shape, nearest)
     except (ValueError, RuntimeError, IndexError, AssertionError, OverflowError) as error:
         # Only crafted files get here (the checksums catch accidents); constriction reports

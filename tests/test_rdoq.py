@@ -13,11 +13,10 @@ from aecodec.zoo import DEFAULT_MODEL, load_model
 from tests.conftest import smooth_image
 
 TABLES = GaussianConditional.freeze()
-LENGTHS = rdoq.code_lengths(TABLES)
 
 
 def cost(q, v, indexes, tau):
-    return rdoq._bits(q, indexes, TABLES, LENGTHS) + tau * (q - v).square()
+    return rdoq._bits(q, indexes, TABLES) + tau * (q - v).square()
 
 
 @pytest.mark.parametrize("tau", [0.5, 4.0, 30.0])
@@ -25,7 +24,7 @@ def test_each_symbol_is_rounded_or_one_step_nearer_zero_whichever_costs_less(tau
     generator = torch.Generator().manual_seed(0)
     v = torch.randn(4000, generator=generator, dtype=torch.float64) * 3
     indexes = torch.randint(0, 40, (4000,), generator=generator)
-    q = rdoq.toward_zero(v, indexes, TABLES, LENGTHS, tau)
+    q = rdoq.toward_zero(v, indexes, TABLES, tau)
     nearest = torch.round(v)
     moved = q != nearest
     assert torch.equal(q[moved], (nearest - torch.sign(nearest))[moved])
@@ -36,16 +35,16 @@ def test_each_symbol_is_rounded_or_one_step_nearer_zero_whichever_costs_less(tau
 def test_a_residual_just_past_one_half_goes_to_zero_where_one_costs_many_bits():
     v = torch.tensor([0.52, 0.52, 1.45], dtype=torch.float64)
     indexes = torch.tensor([0, 63, 0])  # the narrowest table, the widest, the narrowest
-    q = rdoq.toward_zero(v, indexes, TABLES, LENGTHS, tau=20.0)
+    q = rdoq.toward_zero(v, indexes, TABLES, tau=20.0)
     assert q.tolist() == [0.0, 1.0, 1.0]
 
 
 def test_a_huge_distortion_weight_is_plain_rounding_and_a_tie_takes_the_cheaper_symbol():
     v = torch.linspace(-5, 5, 1001, dtype=torch.float64) + 0.001  # no residual on a half
     indexes = torch.full((1001,), 5)
-    assert torch.equal(rdoq.toward_zero(v, indexes, TABLES, LENGTHS, 1e9), torch.round(v))
+    assert torch.equal(rdoq.toward_zero(v, indexes, TABLES, 1e9), torch.round(v))
     halves = torch.tensor([1.5, -2.5], dtype=torch.float64)  # round() gives 2 and -2
-    assert rdoq.toward_zero(halves, indexes[:2], TABLES, LENGTHS, 1e9).tolist() == [1.0, -2.0]
+    assert rdoq.toward_zero(halves, indexes[:2], TABLES, 1e9).tolist() == [1.0, -2.0]
 
 
 def test_chosen_symbols_decode_exactly_and_cost_fewer_bits(tiny_model):

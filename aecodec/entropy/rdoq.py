@@ -24,7 +24,7 @@ at equal rate at qualities 10-50, less above, nothing at 100, BD-rate -1.03 %; 5
 import torch
 from torch import Tensor, nn
 
-from aecodec.entropy.tables import PRECISION, Tables
+from aecodec.entropy.tables import Tables, symbol_bits
 
 KAPPA = 8.0
 PROBE = 8  # latent samples per side of the crop the synthesis is probed on (128x128 pixels)
@@ -44,28 +44,15 @@ def tradeoff(g_s: nn.Module, y: Tensor, inverse_gain: Tensor, lam: float) -> flo
     return KAPPA * lam * 255**2 / 3 * sensitivity
 
 
-def code_lengths(tables: Tables) -> Tensor:
-    """(K, Lmax + 1) bits of each table row's symbols, escape last (with ESCAPE_BITS added)."""
-    bits = torch.log2(tables.counts.double().clamp_min(1) / (1 << PRECISION)).neg()
-    rows = torch.arange(len(bits))
-    bits[rows, tables.lengths.long()] += ESCAPE_BITS
-    return bits
-
-
-def toward_zero(v: Tensor, indexes: Tensor, tables: Tables, lengths: Tensor, tau: float) -> Tensor:
+def toward_zero(v: Tensor, indexes: Tensor, tables: Tables, tau: float) -> Tensor:
     """The symbols for residuals v = y - mu coded with table rows `indexes`: round(v), each moved
-    one step toward zero where that lowers bits + tau * squared error (`lengths` from
-    code_lengths(tables))."""
+    one step toward zero where that lowers bits + tau * squared error."""
     q = torch.round(v)
     step = q - torch.sign(q)
-    saved = _bits(q, indexes, tables, lengths) - _bits(step, indexes, tables, lengths)
+    saved = _bits(q, indexes, tables) - _bits(step, indexes, tables)
     added = tau * ((step - v).square() - (q - v).square())
     return torch.where((q != 0) & (added < saved), step, q)
 
 
-def _bits(q: Tensor, indexes: Tensor, tables: Tables, lengths: Tensor) -> Tensor:
-    rows = indexes.long()
-    size = tables.lengths.long()[rows]
-    position = q.long() - tables.offsets.long()[rows]
-    position = torch.where((position < 0) | (position >= size), size, position)
-    return lengths[rows, position].to(q.dtype)
+def _bits(q: Tensor, indexes: Tensor, tables: Tables) -> Tensor:
+    return symbol_bits(tables, q, indexes, ESCAPE_BITS).to(q.dtype)

@@ -50,11 +50,18 @@ def quantise_pmfs(pmfs: list[np.ndarray], offsets: list[int]) -> Tables:
     )
 
 
+def symbol_bits(tables: Tables, symbols: Tensor, rows: Tensor, escape_bits: float = 0.0) -> Tensor:
+    """Ideal code length in bits of each symbol coded with its table row (float64). An escaped
+    symbol costs its escape symbol plus `escape_bits`, a stand-in for the uniform code after it."""
+    rows = rows.long()
+    size = tables.lengths.long()[rows]
+    index = symbols.long() - tables.offsets.long()[rows]
+    escaped = (index < 0) | (index >= size)
+    index = torch.where(escaped, size, index)
+    bits = -torch.log2(tables.counts[rows, index].double() / (1 << PRECISION))
+    return bits + escape_bits * escaped
+
+
 def table_bits(tables: Tables, symbols: np.ndarray, rows: np.ndarray) -> float:
     """Ideal code length in bits of `symbols` coded with table `rows` (escapes not included)."""
-    counts = tables.counts.numpy().astype(np.float64)
-    offsets = tables.offsets.numpy()[rows]
-    lengths = tables.lengths.numpy()[rows]
-    index = symbols - offsets
-    index = np.where((index < 0) | (index >= lengths), lengths, index)
-    return float(-np.log2(counts[rows, index] / (1 << PRECISION)).sum())
+    return float(symbol_bits(tables, torch.as_tensor(symbols), torch.as_tensor(rows)).sum())

@@ -182,7 +182,6 @@ class Hyperprior(nn.Module):
         plus tau times squared latent error (entropy.rdoq) instead of rounded; `nearest` picks
         the tables as format 2 does, or else as format 1 (entropy.integer.table_indexes)."""
         self._require_frozen()
-        lengths = rdoq.code_lengths(self.tables["y"]) if tau > 0 else None
         z_hat = torch.round(self.h_a(y))
         z_symbols = _ints(z_hat)
         z_rows = np.broadcast_to(np.arange(z_hat.shape[1])[:, None, None], z_symbols.shape)
@@ -191,19 +190,20 @@ class Hyperprior(nn.Module):
         bits = -torch.log2(self.entropy_bottleneck.likelihood(z_hat)).sum()
         encoders = [coder.Encoder(self.tables["y"]) for _ in range(self.y_streams)]
         calls = itertools.count()
+        grid = torch.from_numpy(scale_table()).float()  # the scale of each table
 
         def code_group(means: Tensor, scales: Tensor, positions: Tensor, channels=None) -> Tensor:
             nonlocal bits
             indexes = table_indexes(scales, nearest)
             values = (y_flat if channels is None else y_flat[channels])[:, positions]
-            if lengths is None:
-                q = torch.round(values - means)
+            if tau > 0:
+                q = rdoq.toward_zero(values - means, indexes, self.tables["y"], tau)
             else:
-                q = rdoq.toward_zero(values - means, indexes, self.tables["y"], lengths, tau)
+                q = torch.round(values - means)
             encoder = encoders[min(next(calls), len(encoders) - 1)]
             encoder.encode(q.to(torch.int32).numpy().ravel(), indexes.numpy().ravel())
-            scales = torch.from_numpy(scale_table()).float()[indexes]
-            bits += -torch.log2(self.gaussian.likelihood(q + means, scales, means)).sum()
+            likelihood = self.gaussian.likelihood(q + means, grid[indexes], means)
+            bits += -torch.log2(likelihood).sum()
             return q
 
         y_hat = self._code_y(z_hat, code_group)
