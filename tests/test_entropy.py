@@ -5,12 +5,14 @@ import pytest
 import torch
 from torch import nn
 
+from aecodec.codec import _analyse, cached_model
 from aecodec.entropy import IntegerHyperSynthesis, coder, table_indexes
 from aecodec.entropy.gaussian import GaussianConditional, scale_table
 from aecodec.entropy.integer import FA
 from aecodec.entropy.tables import PRECISION, quantise_pmfs, table_bits
 from aecodec.nn import subpel_up
 from aecodec.zoo import DEFAULT_MODEL
+from tests.conftest import smooth_image
 
 
 def test_tables_sum_to_the_precision_and_never_give_zero_probability():
@@ -99,9 +101,6 @@ def test_format_2_codes_each_scale_with_the_nearest_table_format_1_with_the_next
 
 
 def test_nearest_tables_code_the_default_model_in_fewer_bits():
-    from aecodec.codec import _analyse, cached_model
-    from tests.conftest import smooth_image
-
     net = cached_model(DEFAULT_MODEL).model
     y = _analyse(net, smooth_image(256, 384)) * net.gains(50)[0]
     strings, rates = net.compress_latent(y)
