@@ -15,8 +15,9 @@ def tiled(transform: nn.Module, x: Tensor, scale: float, tile: int, margin: int)
 
     `tile` and `margin` are in input samples and must map to whole output samples."""
     _, _, h, w = x.shape
-    if h * w <= (tile + 2 * margin) ** 2 * 5 // 4:  # up to a quarter over one tile: whole, as
-        # two tiles' margins would cost more time than that memory (768x512 is one tile)
+    # Whole when at most a quarter over one tile's area (768x512 is): the margins of two tiles
+    # would cost more time than that much memory.
+    if h * w <= (tile + 2 * margin) ** 2 * 5 // 4:
         return transform(x)
     rows = []
     for top in range(0, h, tile):
