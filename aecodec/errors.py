@@ -17,6 +17,10 @@ class ModelError(AecodecError):
     """An unknown model, missing weights, or weights that do not match a file."""
 
 
+class OutOfMemory(AecodecError):
+    """Too little memory for an input that is valid: the machine's limit, not a corrupt file."""
+
+
 class OutputExists(AecodecError):
     """An output file that is already there, when the user did not ask to overwrite it."""
 
@@ -27,3 +31,8 @@ class DataError(AecodecError):
 
 class ShapeMismatch(DataError):
     """Examples whose shape does not fit the model they are given to."""
+
+
+class TextFormatError(AecodecError):
+    """An .aet file (learned text compression) that is truncated, corrupted, or of an unknown
+    version."""

@@ -1,8 +1,16 @@
-"""Writing output files so that a crash, a full disk or Ctrl-C never leaves half a file in place."""
+"""Writing output files so that a crash, a full disk or Ctrl-C never leaves half a file in place.
+
+Data goes to a temporary file beside the target, then is renamed over it. The temporary file is
+removed on every exit the process sees (errors, Ctrl-C, and SIGTERM, which the CLI turns into an
+exit); one left by a process that was killed outright is recognisable by its name,
+`.TARGET.PID.RANDOM.aecodec-tmp`, and the next write into that folder removes it.
+"""
 
 import contextlib
 import os
+import re
 import secrets
+import time
 from pathlib import Path
 
 from aecodec.errors import AecodecError, OutputExists
@@ -27,8 +35,9 @@ def atomic_write(path: Path, data: bytes, force: bool = False) -> None:
     """
     path = Path(path)
     check_output(path, force)
+    remove_leftovers(path.parent)
     # Same folder as the target, so os.replace is a rename within one file system (atomic).
-    temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
     created = False
     try:
         # O_EXCL never reuses a stranger's file; 0o666 lets the umask decide, as open() would
@@ -49,6 +58,42 @@ def atomic_write(path: Path, data: bytes, force: bool = False) -> None:
             raise AecodecError(f"cannot write {path}: {reason}") from error
         raise
     _sync_folder(path.parent)
+
+
+TEMP_SUFFIX = ".aecodec-tmp"
+_TEMP_NAME = re.compile(r"\..+\.(\d+)\.[0-9a-f]{8}" + re.escape(TEMP_SUFFIX))
+# A temporary file lives for the seconds a write takes. One older than a minute whose process is
+# gone here was left by a kill; the age also spares writers on other hosts of a shared folder.
+_STALE_SECONDS, _ABANDONED_SECONDS = 60, 24 * 3600
+
+
+def remove_leftovers(folder: Path) -> list[Path]:
+    """Remove the temporary files that killed aecodec processes left in `folder`."""
+    removed = []
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(folder):
+            match = _TEMP_NAME.fullmatch(entry.name)
+            if not match or not entry.is_file(follow_symlinks=False):
+                continue
+            with contextlib.suppress(OSError):
+                age = time.time() - entry.stat(follow_symlinks=False).st_mtime
+                gone = age > _STALE_SECONDS and not _running(int(match[1]))
+                if gone or age > _ABANDONED_SECONDS:
+                    os.unlink(entry.path)
+                    removed.append(Path(entry.path))
+    return removed
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # another user's process, or a pid this system cannot have: leave it
+    return True
 
 
 def _sync_folder(folder: Path) -> None:

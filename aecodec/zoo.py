@@ -1,8 +1,9 @@
-"""Registry of named models: config, weights (safetensors) and model card in one place.
+"""Registry of named codec models: config, weights (safetensors) and model card in one place.
 
 A model is two files side by side, `NAME.safetensors` and `NAME.json`. The card holds the family,
 the config that rebuilds the architecture, and what is known of the weights (data, steps, lambda,
-measured figures). Shipped models live in `aecodec/weights/`; any other path works too.
+measured figures). Shipped models live in `aecodec/weights/`, installed ones in the folders of
+$AECODEC_MODELS; weights anywhere else are loaded by path (`weights=`), the user's explicit choice.
 """
 
 import copy
@@ -11,9 +12,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from safetensors.torch import load, save_file
+from safetensors.torch import save_file
 from torch import Tensor
 
+from aecodec import registry
 from aecodec.entropy.tables import Tables
 from aecodec.errors import ModelError
 from aecodec.models.hyperprior import Hyperprior, HyperpriorConfig
@@ -55,8 +57,8 @@ class LoadedModel:
 
 
 def available_models() -> dict[str, Path]:
-    """Shipped model names -> their weight files."""
-    return {p.stem: p for p in sorted(SHIPPED.glob("*.safetensors"))}
+    """Shipped and installed model names -> their weight files (a shipped name wins)."""
+    return registry.models_in([SHIPPED, *registry.installed_folders()])
 
 
 def save_model(model: Hyperprior, path: Path, card: dict) -> Path:
@@ -81,33 +83,47 @@ def save_model(model: Hyperprior, path: Path, card: dict) -> Path:
 
 def model_from_card(card: dict) -> Hyperprior:
     """A fresh model of the architecture a card names (its family and config)."""
+    if card.get("family") not in FAMILIES:
+        raise ModelError(f"the card names an unknown model family {card.get('family')!r}")
     family, config_type = FAMILIES[card["family"]]
-    return family(config_type.from_dict(card["config"]))
-
-
-def load_model(name: str = DEFAULT_MODEL) -> LoadedModel:
-    """A shipped model by name, or a model by the path of its .safetensors file."""
-    weights = available_models().get(name) or Path(name).with_suffix(".safetensors")
-    card_path = weights.with_suffix(".json")
-    if not weights.is_file() or not card_path.is_file():
-        known = ", ".join(available_models()) or "none"
-        raise ModelError(f"unknown model '{name}' (shipped models: {known})")
     try:
-        card = json.loads(card_path.read_text())
-        model = model_from_card(card)
-        raw = weights.read_bytes()  # read once: parsed here, hashed below
-        state = load(raw)
+        return family(config_type.from_dict(card["config"]))
+    except (TypeError, ValueError, RuntimeError) as error:  # unknown fields, impossible sizes
+        raise ModelError(f"the card's config cannot build a model: {error}") from None
+
+
+def load_model(name: str = DEFAULT_MODEL, *, weights: str | Path | None = None) -> LoadedModel:
+    """A shipped or installed model by its registry name, or, with `weights`, the model stored
+    at that path (a .safetensors file with its .json card beside it)."""
+    path = Path(weights) if weights is not None else None
+    if path is None:
+        path = registry.find(name, [SHIPPED, *registry.installed_folders()], "codec model")
+    stored = registry.read(path)
+    where = path if weights is not None else f"model '{name}'"
+    try:
+        model = model_from_card(stored.card)
+        state = dict(stored.state)
         tables = {p.split(".")[1]: Tables.from_state(state, p) for p in _TABLE_PREFIXES}
         for key in [k for k in state if k.startswith("tables.")]:
             del state[key]
-        model.load_state_dict({k: _float(v) for k, v in state.items()})
+        registry.load_state(model, {k: _float(v) for k, v in state.items()})
         model.freeze_exact()
-    except (KeyError, ValueError, RuntimeError, OSError) as error:
-        raise ModelError(f"cannot load model '{name}': {error}") from None
+    except ModelError as error:
+        raise ModelError(f"cannot load {where}: {error}") from None
+    except (KeyError, ValueError, RuntimeError) as error:  # tables missing, weights too large
+        raise ModelError(f"cannot load {where}: {registry.first_line(error)}") from None
     model.tables = tables
     model.eval()
-    digest = hashlib.sha256(raw).digest()[:8]
-    return LoadedModel(weights.stem if weights.parent != SHIPPED else name, model, card, digest)
+    digest = hashlib.sha256(stored.raw).digest()[:8]
+    return LoadedModel(stored.name, model, stored.card, digest)
+
+
+def load_named_or_path(spec: str | Path) -> LoadedModel:
+    """A model the user gave on the command line (`--init`, `aec:MODEL`): a shipped or installed
+    name, else the path of its weights. Never for names read from a file."""
+    if isinstance(spec, str) and spec in available_models():
+        return load_model(spec)
+    return load_model(weights=spec)
 
 
 def _half(t: Tensor) -> Tensor:

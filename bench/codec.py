@@ -32,10 +32,10 @@ def measure(path: Path, quality: float, model: str | None) -> dict:
     result = codec.compress_picture(picture, quality, model)
     encode = time.perf_counter() - start
     start = time.perf_counter()
-    decoded = codec.decompress(result.data, model)
+    decoded = codec.decompress(result.data)
     decode = time.perf_counter() - start
     start = time.perf_counter()
-    fast = codec.decompress(result.data, model, exact=False)
+    fast = codec.decompress(result.data, exact=False)
     decode_fast = time.perf_counter() - start
     differ = np.asarray(fast) != np.asarray(decoded)
     _, payloads = bitstream.unpack(result.data)

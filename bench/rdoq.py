@@ -30,7 +30,7 @@ def points(path: Path, qualities: list[float], kappa: float, model: str | None) 
     out = []
     for quality in qualities:
         data = codec.compress_picture(picture, quality, model).data
-        decoded = np.asarray(codec.decompress(data, model).convert("RGB"))
+        decoded = np.asarray(codec.decompress(data).convert("RGB"))
         out.append((len(data) * 8 / (h * w), psnr(decoded, picture.rgb)))
     return out
 

@@ -40,21 +40,22 @@ def test_the_installed_command_reports_bad_input_in_one_line(tmp_path):
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 1
-    assert done.stderr.strip() == "error: not an .aec file (wrong magic bytes)"
+    path = tmp_path / "bad.aec"
+    assert done.stderr.strip() == f"error: {path}: not an .aec file (wrong magic bytes)"
 
 
 def test_compress_info_decompress(aecodec, tiny_model, image_path):
-    done = aecodec("compress", image_path, "-m", tiny_model, "-q", "80", "--check")
+    done = aecodec("compress", image_path, "--weights", tiny_model, "-q", "80", "--check")
     assert done.returncode == 0, done.stderr
     assert "bytes" in done.stdout and "bpp" in done.stdout and "PSNR" in done.stdout
     packed = image_path.with_suffix(".aec")
     info = aecodec("info", packed)
     assert "tiny" in info.stdout and "56" in info.stdout and "40" in info.stdout
     out = image_path.parent / "restored.webp"
-    done = aecodec("decompress", packed, "-m", tiny_model, "-o", out)
+    done = aecodec("decompress", packed, "--weights", tiny_model, "-o", out)
     assert done.returncode == 0, done.stderr and out.exists()
     fast = image_path.parent / "fast.png"
-    done = aecodec("decompress", packed, "-m", tiny_model, "-o", fast, "--fast")
+    done = aecodec("decompress", packed, "--weights", tiny_model, "-o", fast, "--fast")
     assert done.returncode == 0, done.stderr and fast.exists()
 
 
@@ -62,7 +63,7 @@ def test_many_files_into_a_folder(aecodec, tiny_model, image_path, tmp_path):
     second = tmp_path / "second.png"
     second.write_bytes(image_path.read_bytes())
     (tmp_path / "out").mkdir()
-    done = aecodec("compress", image_path, second, "-m", tiny_model, "-o", tmp_path / "out")
+    done = aecodec("compress", image_path, second, "--weights", tiny_model, "-o", tmp_path / "out")
     assert done.returncode == 0, done.stderr
     assert len(done.stdout.strip().splitlines()) == 2
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["photo.aec", "second.aec"]
@@ -71,10 +72,10 @@ def test_many_files_into_a_folder(aecodec, tiny_model, image_path, tmp_path):
 def test_existing_output_is_kept_without_force(aecodec, tiny_model, image_path):
     target = image_path.with_suffix(".aec")
     target.write_bytes(b"precious")
-    done = aecodec("compress", image_path, "-m", tiny_model)
+    done = aecodec("compress", image_path, "--weights", tiny_model)
     assert done.returncode == 1 and "--force" in done.stderr
     assert target.read_bytes() == b"precious"
-    assert aecodec("compress", image_path, "-m", tiny_model, "--force").returncode == 0
+    assert aecodec("compress", image_path, "--weights", tiny_model, "--force").returncode == 0
     assert target.read_bytes() != b"precious"
 
 

@@ -91,7 +91,7 @@ def test_space_channel_context_starts_as_the_checkerboard_it_extends():
 def test_save_and_load_give_the_same_model(tmp_path):
     model = Hyperprior(TINY)
     path = save_model(model, tmp_path / "m", {"description": "test"})
-    loaded = load_model(str(path))
+    loaded = load_model(weights=path)
     assert loaded.card["config"]["N"] == TINY.N and len(loaded.weights_hash) == 8
     for key, value in model.state_dict().items():
         assert torch.allclose(loaded.model.state_dict()[key], value, atol=1e-2, rtol=1e-3)

@@ -48,7 +48,7 @@ def test_a_huge_distortion_weight_is_plain_rounding_and_a_tie_takes_the_cheaper_
 
 
 def test_chosen_symbols_decode_exactly_and_cost_fewer_bits(tiny_model):
-    net = load_model(tiny_model).model
+    net = load_model(weights=tiny_model).model
     picture = read_picture(smooth_image(64, 64))
     y = _analyse(net, picture.rgb) * net.gains(60)[0]
     plain, plain_rates = net.compress_latent(y)

@@ -49,7 +49,7 @@ def test_training_lowers_the_loss_and_exports_a_usable_model(photos, tmp_path):
     weights = train_codec(_config(photos, tmp_path / "run"))
     losses = _losses(tmp_path / "run")
     assert losses[-1] < losses[0]
-    card = load_model(str(weights)).card
+    card = load_model(weights=weights).card
     assert card["training"]["steps"] == 20 and len(card["validation"]) == 2
 
 
@@ -76,7 +76,7 @@ def test_two_processes_train_data_parallel_with_torchrun(photos, tmp_path):
     ]  # fmt: skip
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
-    card = load_model(str(tmp_path / "ddp" / "model")).card
+    card = load_model(weights=tmp_path / "ddp" / "model").card
     assert card["training"]["batch_size"] == 2  # 1 per process, 2 processes
 
 
@@ -86,9 +86,9 @@ def test_the_default_config_is_the_default_models_architecture():
 
 
 def test_training_can_start_from_an_existing_model(photos, tmp_path, tiny_model):
-    start = load_model(tiny_model).model
+    start = load_model(weights=tiny_model).model
     cfg = _config(photos, tmp_path / "run", steps=0, init=tiny_model, model=start.config)
-    result = load_model(str(train_codec(cfg))).model
+    result = load_model(weights=train_codec(cfg)).model
     for key, value in start.state_dict().items():
         assert torch.equal(result.state_dict()[key], value)
 
@@ -112,7 +112,7 @@ def test_a_space_channel_context_added_in_training_orders_its_channels(photos, t
     save_model(Hyperprior(CONFIGS["hyperprior-cb-tiny"]), source, {})
     cfg = _config(photos, tmp_path / "run", steps=0, init=str(source),
                   model=CONFIGS["hyperprior-sc-tiny"])  # fmt: skip
-    order = load_model(str(train_codec(cfg))).model.context_model.order
+    order = load_model(weights=train_codec(cfg)).model.context_model.order
     assert sorted(order.tolist()) == list(range(len(order)))
     assert not torch.equal(order, torch.arange(len(order)))  # most bits first, not as found
 
@@ -123,7 +123,7 @@ def test_starting_from_a_model_of_another_architecture_is_refused(photos, tmp_pa
 
 
 def test_new_lambdas_get_gains_interpolated_from_the_model_started_from(tiny_model):
-    source = load_model(tiny_model).model  # lambdas 0.01 and 0.1
+    source = load_model(weights=tiny_model).model  # lambdas 0.01 and 0.1
     wider = Hyperprior(dataclasses.replace(source.config, lambdas=(0.01, 0.1**1.5, 0.1)))
     warm_start(wider, source)
     gain = source.gain.abs()
@@ -141,8 +141,8 @@ def test_entropy_training_keeps_the_transforms_and_exports_a_context_model(
     cfg = EntropyTrainConfig([photos], tmp_path / "run", str(source),
                              CONFIGS[config], val_dir=photos, crops=8, crop=64,
                              batch_size=2, lr=1e-3, steps=10, log_every=5)  # fmt: skip
-    loaded = load_model(str(train_entropy(cfg)))
-    before = load_model(str(source)).model
+    loaded = load_model(weights=train_entropy(cfg))
+    before = load_model(weights=source).model
     assert loaded.model.context_model is not None
     if config == "hyperprior-sc-tiny":  # the channel order was set from the data: a permutation
         order = loaded.model.context_model.order
@@ -156,10 +156,8 @@ def test_entropy_training_keeps_the_transforms_and_exports_a_context_model(
     assert training["transforms"] == {"steps": 1} and training["entropy_model"]["steps"] == 10
     assert len(training["validation_bpp"]) == 2
     pixels = smooth_image(40, 60)
-    out = aecodec.decompress(
-        aecodec.compress(pixels, model=str(tmp_path / "run" / "model")),
-        str(tmp_path / "run" / "model"),
-    )
+    weights = tmp_path / "run" / "model.safetensors"
+    out = aecodec.decompress(aecodec.compress(pixels, weights=weights), weights=weights)
     assert np.asarray(out).shape == pixels.shape
 
 
@@ -190,7 +188,7 @@ def test_the_train_command_can_retrain_only_the_entropy_model(photos, tmp_path, 
     with pytest.raises(SystemExit) as done:
         main()
     assert done.value.code == 0
-    assert load_model(str(tmp_path / "run" / "model")).model.context_model is not None
+    assert load_model(weights=tmp_path / "run" / "model").model.context_model is not None
 
 
 @pytest.mark.parametrize("config", ["hyperprior-cb-tiny", "hyperprior-sc-tiny"])
@@ -209,4 +207,4 @@ def test_join_shards_rebuilds_the_export_of_a_device_run(tmp_path, config):
     script = ROOT / "recipes" / "join_shards.py"
     subprocess.run([sys.executable, script, run], check=True, capture_output=True)
     assert (run / "model.safetensors").read_bytes() == exported.read_bytes()
-    assert load_model(str(run / "model")).card["training"]["steps"] == 7
+    assert load_model(weights=run / "model").card["training"]["steps"] == 7

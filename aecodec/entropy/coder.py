@@ -5,6 +5,11 @@ the decoder knows every symbol's row before it decodes (rows come from z or from
 it can regroup identically. Values outside a row's range are sent as the escape symbol, then
 coded after all groups with a uniform Elias-gamma style code. A stream may hold several such
 calls one after the other (Encoder, Decoder): a context model codes its groups in one stream.
+
+A range coder cannot write a message in fewer bits than its information content under the
+tables (the coded interval is as narrow as the product of the symbols' probabilities), so the
+decoder counts the information of what it decodes: more than the stream holds means the stream
+ended before its symbols did (constriction reads zeros past the end), and the file is corrupt.
 """
 
 import constriction
@@ -14,6 +19,9 @@ from aecodec.entropy.tables import PRECISION, Tables
 
 _ESCAPE_CHUNK = 12  # bits per uniform symbol in the escape code
 _ESCAPE_MAX_BITS = 30
+# Bits a valid stream may hold beyond its words: the coder's final state is flushed in whole
+# 32-bit words, and rounding inside the coder only ever makes the stream longer.
+_END_SLACK_BITS = 64
 
 
 class _Stream:
@@ -69,24 +77,46 @@ class Encoder(_Stream):
 
 
 class Decoder(_Stream):
-    """Reads what an Encoder wrote, call by call."""
+    """Reads what an Encoder wrote, call by call; ValueError when the data cannot be a stream
+    of these symbols (empty, not whole words, or ending before its symbols do)."""
 
     def __init__(self, data: bytes, tables: Tables) -> None:
         super().__init__(tables)
+        if len(data) % 4:
+            raise ValueError(f"a stream of {len(data)} bytes is not made of 32-bit words")
+        self._capacity = 8 * len(data) + _END_SLACK_BITS
+        self._bits = 0.0  # information decoded so far, in bits under the tables
+        # -log2 of each table entry's probability (a count of 2**PRECISION)
+        counts = np.maximum(tables.counts.numpy().astype(np.float64), 1.0)
+        self._cost = PRECISION - np.log2(counts)
         self._coder = constriction.stream.queue.RangeDecoder(np.frombuffer(data, dtype="<u4"))
 
     def decode(self, rows: np.ndarray) -> np.ndarray:
         """The symbols of one `Encoder.encode` call, in their original order."""
         rows = np.asarray(rows, dtype=np.int64)
+        if len(rows) and self._capacity == _END_SLACK_BITS:
+            raise ValueError("the stream is empty, but symbols are coded in it")
         order, groups = self._groups(rows)
         index = np.empty(len(rows), dtype=np.int64)
-        for model, group in groups:
+        for model, group in groups:  # checked group by group: a bomb stops at its first rows
             index[group] = self._coder.decode(model, len(group))
+            self._spend(float(self._cost[rows[group[0]], index[group]].sum()))
         lengths = self.tables.lengths.numpy()[rows]
         symbols = index + self.tables.offsets.numpy()[rows]
         escaped_positions = order[(index == lengths)[order]]
-        symbols[escaped_positions] = _decode_escapes(self._coder, len(escaped_positions))
+        self._spend(len(escaped_positions) * np.log2(_ESCAPE_MAX_BITS + 1))  # before the loop
+        escapes, bits = _decode_escapes(self._coder, len(escaped_positions))
+        self._spend(bits)
+        symbols[escaped_positions] = escapes
         return symbols.astype(np.int32)
+
+    def _spend(self, bits: float) -> None:
+        self._bits += bits
+        if self._bits > self._capacity:
+            raise ValueError(
+                f"the stream ends before its symbols do: they hold {self._bits:.0f} bits of "
+                f"information, more than its {self._capacity - _END_SLACK_BITS} bits"
+            )
 
 
 def encode(symbols: np.ndarray, rows: np.ndarray, tables: Tables) -> bytes:
@@ -115,8 +145,9 @@ def _encode_escapes(encoder, values: np.ndarray) -> None:
             encoder.encode(chunk, constriction.stream.model.Uniform(1 << width))
 
 
-def _decode_escapes(decoder, count: int) -> np.ndarray:
-    values = []
+def _decode_escapes(decoder, count: int) -> tuple[np.ndarray, float]:
+    """`count` escaped values and the information of their bits after the bit counts."""
+    values, bits = [], 0
     for _ in range(count):
         n = int(decoder.decode(constriction.stream.model.Uniform(_ESCAPE_MAX_BITS + 1)))
         u = 1 << n
@@ -124,5 +155,6 @@ def _decode_escapes(decoder, count: int) -> np.ndarray:
             width = min(_ESCAPE_CHUNK, n - shift)
             u |= int(decoder.decode(constriction.stream.model.Uniform(1 << width))) << shift
         u -= 1
+        bits += n
         values.append(u // 2 if u % 2 == 0 else -(u + 1) // 2)
-    return np.array(values, dtype=np.int64)
+    return np.array(values, dtype=np.int64), float(bits)

@@ -133,13 +133,18 @@ def _aec(model: str | None = None) -> Codec:
     except PackageNotFoundError:  # run from a checkout that is not installed
         release = "(not installed)"
     named = model or getattr(aecodec.zoo, "DEFAULT_MODEL", "default")
+    # aec:NAME is an installed model; anything else is the path of a model's weights
+    by_path = model is not None and model not in aecodec.available_models()
+    weights = model if by_path else None
     settings = (0, 17, 33, 50, 67, 83, 100)
     return Codec(
         name="aec" if model is None else f"aec:{model}",
         settings=settings,
         description=f"aecodec {release}, model {named}, quality in {list(settings)}",
-        encode=lambda image, quality: aecodec.compress(image, quality=quality, model=model),
-        decode=lambda data: aecodec.decompress(data, model).convert("RGB"),
+        encode=lambda image, quality: aecodec.compress(
+            image, quality=quality, model=None if by_path else model, weights=weights
+        ),
+        decode=lambda data: aecodec.decompress(data, weights=weights).convert("RGB"),
     )
 
 

@@ -17,10 +17,13 @@ from pathlib import Path
 import aecodec
 source, target, step, model = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], sys.argv[4]
 start = time.perf_counter()
+weights = model if model and model not in aecodec.available_models() else None
+named = None if weights else model or None
 if step == "compress":
-    target.write_bytes(aecodec.compress(source, quality=50, model=model or None))
+    data = aecodec.compress(source, quality=50, model=named, weights=weights)
+    target.write_bytes(data)
 else:
-    aecodec.decompress(source.read_bytes(), model or None).save(target)
+    aecodec.decompress(source.read_bytes(), weights=weights).save(target)
 seconds = time.perf_counter() - start
 print(seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 """

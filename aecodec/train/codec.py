@@ -22,7 +22,7 @@ from aecodec.train import distributed
 from aecodec.train.data import CropSampler, find_images, load_rgb
 from aecodec.train.report import CsvLog, Progress
 from aecodec.train.state import TrainingState
-from aecodec.zoo import load_model, save_model
+from aecodec.zoo import load_named_or_path, save_model
 
 
 @dataclass
@@ -149,7 +149,7 @@ def _start(cfg: TrainConfig, env: distributed.Distributed, checkpoint: Path) -> 
     )
     resuming = cfg.resume and checkpoint.exists()
     if cfg.init and not resuming:
-        source = load_model(cfg.init).model
+        source = load_named_or_path(cfg.init).model
         warm_start(model, source)
         if needs_channel_order(model, source):
             with torch.no_grad():

@@ -29,7 +29,7 @@ from aecodec.train.codec import (
 )
 from aecodec.train.data import CropSampler, find_images, load_rgb
 from aecodec.train.report import CsvLog, Progress
-from aecodec.zoo import CONFIGS, load_model, save_model
+from aecodec.zoo import CONFIGS, load_named_or_path, save_model
 
 ENTROPY_MODULES = ("h_a", "h_s", "entropy_bottleneck", "context_model")
 
@@ -59,7 +59,7 @@ def train_entropy(cfg: EntropyTrainConfig) -> Path:
     torch.manual_seed(cfg.seed)
     out_dir = Path(cfg.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    loaded = load_model(cfg.init)
+    loaded = load_named_or_path(cfg.init)
     source = loaded.model
     if source.config.lambdas != cfg.model.lambdas:  # the gains stay frozen: no interpolation
         raise ModelError(f"the model to start from has another architecture (lambdas): {cfg.init}")

@@ -1,0 +1,119 @@
+"""Named models on disk: a weights file (safetensors) and its card (JSON) side by side.
+
+A model is found by its registry name only: a short pattern of letters, digits, '.', '_' and '-'
+(`bitstream.MODEL_NAME`), looked up among the files of known folders (the package's own, then
+those listed in $AECODEC_MODELS), never joined onto a path. So a file that names a model can only
+pick among the models installed here; weights from anywhere else come in by an explicit path,
+which is the user's choice (`--weights PATH`), never the file's. Every way reading a model can
+fail, from a missing card to weights of the wrong shapes, is one ModelError sentence.
+"""
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from safetensors import SafetensorError
+from safetensors.torch import load
+from torch import Tensor, nn
+
+from aecodec.bitstream import MODEL_NAME
+from aecodec.errors import ModelError
+
+INSTALLED_ENV = "AECODEC_MODELS"  # folders of installed models, separated like PATH
+
+
+@dataclass(frozen=True)
+class StoredModel:
+    """A model's files as read from disk: its card, its tensors and the raw weights bytes."""
+
+    name: str
+    card: dict
+    state: dict[str, Tensor]
+    raw: bytes  # the weights file, for the hash that ties coded files to these exact weights
+
+
+def installed_folders() -> list[Path]:
+    """The folders named by $AECODEC_MODELS, in order."""
+    return [Path(p) for p in os.environ.get(INSTALLED_ENV, "").split(os.pathsep) if p]
+
+
+def models_in(folders: list[Path]) -> dict[str, Path]:
+    """Registry names -> weights files in `folders`; an earlier folder wins a name."""
+    found: dict[str, Path] = {}
+    for folder in folders:
+        for path in sorted(folder.glob("*.safetensors")) if folder.is_dir() else []:
+            if MODEL_NAME.fullmatch(path.stem) and path.with_suffix(".json").is_file():
+                found.setdefault(path.stem, path)
+    return found
+
+
+def find(name: str, folders: list[Path], kind: str = "model") -> Path:
+    """The weights file of the model called `name`, or ModelError saying what is installed."""
+    if not isinstance(name, str) or not MODEL_NAME.fullmatch(name):
+        raise ModelError(
+            f"{name!r} is not a model name (letters, digits, '.', '_' and '-', at most 64); "
+            "give weights from a file with --weights PATH"
+        )
+    available = models_in(folders)
+    if name not in available:
+        known = ", ".join(available) or "none"
+        raise ModelError(
+            f"{kind} '{name}' is not installed (installed: {known}); "
+            f"give its weights with --weights PATH or put them in ${INSTALLED_ENV}"
+        )
+    return available[name]
+
+
+def read(weights: str | Path) -> StoredModel:
+    """Card, tensors and raw bytes of `weights` (a .safetensors file, its .json card beside it)."""
+    weights = Path(weights)
+    if weights.suffix != ".safetensors":
+        weights = weights.with_name(weights.name + ".safetensors")
+    card_path = weights.with_suffix(".json")
+    for path in (weights, card_path):
+        if not path.is_file():
+            raise ModelError(f"cannot load model from {weights}: {path} does not exist")
+    try:
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+        raw = weights.read_bytes()
+        state = load(raw)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ModelError(f"cannot read {_path_of(error, card_path)}: {first_line(error)}") from None
+    except SafetensorError as error:
+        raise ModelError(
+            f"{weights} is not a valid safetensors file: {first_line(error)}"
+        ) from None
+    if not isinstance(card, dict) or not isinstance(card.get("config"), dict):
+        raise ModelError(f"{card_path} is not a model card (no 'config' object)")
+    return StoredModel(weights.stem, card, state, raw)
+
+
+def load_state(model: nn.Module, state: dict[str, Tensor]) -> None:
+    """Load `state` into `model`, or one ModelError line saying how they disagree (PyTorch's own
+    message lists every tensor over many lines)."""
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    reshaped = [k for k in expected if k in state and state[k].shape != expected[k].shape]
+    if missing or unexpected or reshaped:
+        problems = []
+        for what, keys in (("missing", missing), ("unexpected", unexpected)):
+            if keys:
+                problems.append(f"{len(keys)} {what} (first {keys[0]})")
+        if reshaped:
+            k = reshaped[0]
+            shapes = f"{tuple(state[k].shape)} instead of {tuple(expected[k].shape)}"
+            problems.append(f"{len(reshaped)} of other shapes (first {k}: {shapes})")
+        raise ModelError(f"the weights do not fit the card's architecture: {'; '.join(problems)}")
+    model.load_state_dict(state)
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of an error's message: a model's message may run over many lines."""
+    lines = str(getattr(error, "strerror", None) or error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+def _path_of(error: BaseException, default: Path) -> Path | str:
+    return getattr(error, "filename", None) or default
