@@ -3,6 +3,7 @@
 import dataclasses
 import math
 import re
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -15,7 +16,7 @@ from rich.progress import Progress
 from aecodec import bitstream, codec
 from aecodec.errors import AecodecError
 from aecodec.files import atomic_write, check_output
-from aecodec.image import read_picture, save_picture
+from aecodec.image import DEFAULT_MAX_PIXELS, read_picture, save_picture
 from aecodec.zoo import CONFIGS, DEFAULT_CONFIG, DEFAULT_MODEL, available_models, load_model
 
 app = typer.Typer(
@@ -30,6 +31,21 @@ Output = Annotated[
     Path | None, typer.Option("-o", "--output", help="Output file, or folder for many inputs.")
 ]
 Force = Annotated[bool, typer.Option("--force", help="Overwrite existing output files.")]
+Strip = Annotated[
+    bool, typer.Option("--strip", help="Drop the ICC colour profile, EXIF and XMP metadata.")
+]
+Weights = Annotated[
+    Path | None,
+    typer.Option("--weights", help="A model's .safetensors file (its .json card beside it)."),
+]
+MaxPixels = Annotated[
+    int | None,
+    typer.Option(
+        "--max-pixels",
+        help=f"Refuse larger images and files [default: {DEFAULT_MAX_PIXELS:,} (Pillow's)].",
+        show_default=False,
+    ),
+]
 
 
 def _targets(inputs: list[Path], output: Path | None, suffix: str) -> list[Path]:
@@ -52,7 +68,9 @@ def _each(inputs: list[Path], targets: list[Path], work) -> None:
             try:
                 out.print(work(source, target))
             except (AecodecError, ValueError) as error:
-                err.print(f"error: {error}")
+                message = str(error)
+                named = str(source) in message or str(target) in message
+                err.print(f"error: {message}" if named else f"error: {source}: {message}")
                 failed += 1
             progress.advance(task)
     if failed:
@@ -66,10 +84,13 @@ def compress(
         float, typer.Option("-q", "--quality", help="0 to 100, higher is better.")
     ] = 75,
     model: Annotated[
-        str, typer.Option("-m", "--model", help="Model name or path.")
+        str, typer.Option("-m", "--model", help="Model name (see `aecodec models`).")
     ] = DEFAULT_MODEL,
+    weights: Weights = None,
     output: Output = None,
     force: Force = False,
+    max_pixels: MaxPixels = None,
+    strip: Strip = False,
     check: Annotated[
         bool, typer.Option("--check", help="Decode the file and report PSNR.")
     ] = False,
@@ -85,10 +106,12 @@ def compress(
 
     def work(source: Path, target: Path) -> str:
         check_output(target, force)
-        picture = read_picture(source)
+        picture = read_picture(source, max_pixels)
         for warning in picture.warnings:
             err.print(f"warning: {source}: {warning}")
-        result = codec.compress_picture(picture, quality, model, bpp=bpp, size=size_bytes)
+        result = codec.compress_picture(
+            picture, quality, model, weights=weights, bpp=bpp, size=size_bytes, strip=strip
+        )
         for warning in result.warnings[len(picture.warnings) :]:
             err.print(f"warning: {source}: {warning}")
         atomic_write(target, result.data, force)
@@ -97,7 +120,7 @@ def compress(
         if bpp is not None or size_bytes is not None:
             line += f"  quality {result.header.quality:g}"
         if check:
-            decoded = codec.decompress(result.data, model).convert("RGB")
+            decoded = codec.decompress(result.data, weights=weights).convert("RGB")
             decoded = np.asarray(decoded, dtype=np.float64)
             mse = np.mean((decoded - picture.rgb) ** 2)
             line += f"  PSNR {10 * math.log10(255**2 / mse) if mse else math.inf:.2f} dB"
@@ -109,14 +132,14 @@ def compress(
 @app.command()
 def decompress(
     files: Annotated[list[Path], typer.Argument(help=".aec files to decode.")],
-    model: Annotated[
-        str | None, typer.Option("-m", "--model", help="Model path, if not shipped.")
-    ] = None,
+    weights: Weights = None,
     output: Output = None,
     format: Annotated[
         str, typer.Option("--format", help="Extension when writing beside or into a folder.")
     ] = "png",
     force: Force = False,
+    max_pixels: MaxPixels = None,
+    strip: Strip = False,
     fast: Annotated[
         bool,
         typer.Option(
@@ -130,8 +153,11 @@ def decompress(
 
     def work(source: Path, target: Path) -> str:
         check_output(target, force)
-        image = codec.decompress(_read(source), model, exact=not fast)
-        save_picture(image, target, force)
+        image = codec.decompress(
+            _read(source), weights=weights, exact=not fast, max_pixels=max_pixels, strip=strip
+        )
+        for warning in save_picture(image, target, force):
+            err.print(f"warning: {target}: {warning}")
         return f"{source} -> {target}  {image.width}x{image.height} {image.mode}"
 
     _each(files, _targets(files, output, "." + format.lstrip(".")), work)
@@ -296,8 +322,16 @@ def _read(path: Path) -> bytes:
         raise AecodecError(f"cannot read {path}: {error.strerror}") from None
 
 
+def _exit_on_signal(signum: int, frame: object) -> None:
+    # An exception unwinds the stack, so temporary files are removed as they are on Ctrl-C.
+    raise SystemExit(128 + signum)
+
+
 def main() -> None:
     """Entry point: every user error becomes one line on stderr and exit status 1."""
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), _exit_on_signal)
     try:
         sys.exit(app(standalone_mode=False) or 0)
     except AecodecError as error:

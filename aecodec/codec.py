@@ -7,10 +7,13 @@ decompress: the reverse; the container names the model and a hash of its weights
 only ever decoded by the exact weights that wrote it.
 """
 
+import contextlib
 import functools
 import io
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -19,8 +22,8 @@ from PIL import Image
 
 from aecodec import bitstream
 from aecodec.entropy import rdoq
-from aecodec.errors import BitstreamError, ModelError
-from aecodec.image import Picture, read_picture, to_pil
+from aecodec.errors import BitstreamError, ModelError, OutOfMemory
+from aecodec.image import Picture, check_pixels, read_picture, to_pil
 from aecodec.models.hyperprior import Hyperprior
 from aecodec.nn.synthesis64 import Float64Synthesis
 from aecodec.nn.tiling import tiled
@@ -30,7 +33,6 @@ ANALYSIS_TILE, SYNTHESIS_TILE = 1024, 32  # pixels in, latent samples in (= 512 
 MARGIN_PIXELS, MARGIN_LATENT = 32, 2  # the receptive-field radii: 30 px and under 2 samples
 # The synthesis runs in float64 so that the same symbols give the same pixels whatever the thread
 # count or convolution library: float32 differences (~1e-6) would flip a rounding now and then.
-MAX_PIXELS = 1 << 28  # the same limit as for input images: what the encoder could have written
 TARGET_TOLERANCE = 0.03  # a size or bpp target is met when the file is within 3% below it
 
 
@@ -43,15 +45,15 @@ class Compressed:
 
 
 @functools.lru_cache(maxsize=4)
-def cached_model(name: str) -> LoadedModel:
+def cached_model(name: str, weights: str | None = None) -> LoadedModel:
     """load_model, remembered: the CLI codes many files with one model."""
-    return load_model(name)
+    return load_model(name, weights=weights)
 
 
 @functools.lru_cache(maxsize=4)
-def cached_synthesis(name: str) -> Float64Synthesis:
+def cached_synthesis(name: str, weights: str | None = None) -> Float64Synthesis:
     """A float64 copy of the model's synthesis (the model itself stays float32)."""
-    return Float64Synthesis(cached_model(name).model.g_s)
+    return Float64Synthesis(cached_model(name, weights).model.g_s)
 
 
 def compress(
@@ -59,14 +61,23 @@ def compress(
     quality: float = 75,
     model: str | None = None,
     *,
+    weights: str | Path | None = None,
     bpp: float | None = None,
     size: int | None = None,
+    max_pixels: int | None = None,
+    strip: bool = False,
 ) -> bytes:
     """An image (path, PIL image or array) as the bytes of an .aec file.
 
-    Give `bpp` (bits per pixel) or `size` (bytes) instead of `quality` to get the best file that
-    fits that budget."""
-    return compress_picture(read_picture(image), quality, model, bpp=bpp, size=size).data
+    `model` is a registry name (default DEFAULT_MODEL); `weights` the path of a model's
+    .safetensors file instead. Give `bpp` (bits per pixel) or `size` (bytes) instead of
+    `quality` to get the best file that fits that budget. Images over `max_pixels` (default
+    image.DEFAULT_MAX_PIXELS) are refused before they are decoded. The image's ICC profile, EXIF
+    and XMP travel in the file unless `strip`."""
+    picture = read_picture(image, max_pixels)
+    return compress_picture(
+        picture, quality, model, weights=weights, bpp=bpp, size=size, strip=strip
+    ).data
 
 
 def compress_picture(
@@ -74,15 +85,23 @@ def compress_picture(
     quality: float = 75,
     model: str | None = None,
     *,
+    weights: str | Path | None = None,
     bpp: float | None = None,
     size: int | None = None,
+    strip: bool = False,
 ) -> Compressed:
-    loaded = cached_model(model or DEFAULT_MODEL)
+    block = b"" if strip else bitstream.pack_metadata(picture.metadata)  # b"": flags stay 0
+    loaded = cached_model(model or DEFAULT_MODEL, _key(weights))
+    if not bitstream.MODEL_NAME.fullmatch(loaded.name):
+        raise ModelError(
+            f"a file cannot name the model '{loaded.name}': rename its weights and card to "
+            "letters, digits, '.', '_' and '-' (at most 64)"
+        )
     h, w = picture.rgb.shape[:2]
     y = _analyse(loaded.model, picture.rgb)
 
     def encode(q: float) -> Compressed:
-        return _encode(loaded, picture, y, q)
+        return _encode(loaded, picture, y, q, block)
 
     if bpp is None and size is None:
         if not 0 <= quality <= 100:
@@ -103,7 +122,9 @@ def _analyse(net: Hyperprior, rgb: np.ndarray) -> torch.Tensor:
         return tiled(net.g_a, x, 1 / 16, ANALYSIS_TILE, MARGIN_PIXELS)
 
 
-def _encode(loaded: LoadedModel, picture: Picture, y: torch.Tensor, quality: float) -> Compressed:
+def _encode(
+    loaded: LoadedModel, picture: Picture, y: torch.Tensor, quality: float, block: bytes
+) -> Compressed:
     net = loaded.model
     gain, inverse_gain = net.gains(quality)
     y = y * gain
@@ -111,8 +132,11 @@ def _encode(loaded: LoadedModel, picture: Picture, y: torch.Tensor, quality: flo
     payloads, rates = net.compress_latent(y, tau)  # nearest tables: format 2
     if picture.alpha is not None:
         payloads.append(_png(picture.alpha))
+    if block:
+        payloads.append(block)
     h, w = picture.rgb.shape[:2]
-    header = bitstream.Header(loaded.name, loaded.weights_hash, quality, w, h, picture.layout)
+    fields = (loaded.name, loaded.weights_hash, quality, w, h, picture.layout)
+    header = bitstream.Header(*fields, has_metadata=bool(block))
     data = bitstream.pack(header, payloads)
     return Compressed(data, header, rates["estimated_bits"], list(picture.warnings))
 
@@ -144,55 +168,85 @@ def _fit(encode, target: float) -> Compressed:
     return best
 
 
-def decompress(data: bytes, model: str | None = None, *, exact: bool = True) -> Image.Image:
+def decompress(
+    data: bytes,
+    *,
+    weights: str | Path | None = None,
+    exact: bool = True,
+    max_pixels: int | None = None,
+    strip: bool = False,
+) -> Image.Image:
     """The bytes of an .aec file as a PIL image of the layout that was compressed.
 
-    The file names its model; pass `model` (a path) for one that is not shipped. `exact=False`
-    runs the synthesis in float32, about 1.3 times as fast: the latents are decoded exactly all the
-    same, but a pixel may then differ by one level between machines or thread counts (about one
-    value in 100,000)."""
-    header, payloads, y_hat = decode_latents(data, model)
-    name = model or header.model
-    g_s = cached_synthesis(name) if exact else cached_model(name).model.g_s
-    with torch.no_grad():  # Float64Synthesis takes the float32 tiles to float64 itself
-        x_hat = tiled(g_s, y_hat, 16, SYNTHESIS_TILE, MARGIN_LATENT)
+    The file names its model, which must be installed; `weights` gives a model's .safetensors
+    file instead (its hash must match the file's). `exact=False` runs the synthesis in float32,
+    about 1.3 times as fast: the latents are decoded exactly all the same, but a pixel may then
+    differ by one level between machines or thread counts (about one value in 100,000). Files
+    that claim more than `max_pixels` (default image.DEFAULT_MAX_PIXELS) are refused from their
+    header, before any work. The image's `.info` holds the file's ICC profile, EXIF and XMP
+    (`icc_profile`, `exif`, `xmp`) unless `strip`."""
+    header, payloads, y_hat = decode_latents(data, weights, max_pixels)
+    metadata = bitstream.Metadata()
+    if header.has_metadata:  # the last payload, after the alpha plane
+        block, payloads = payloads[-1], payloads[:-1]
+        metadata = metadata if strip else bitstream.unpack_metadata(block)
+    key = (header.model, _key(weights))
+    with _out_of_memory(header):
+        g_s = cached_synthesis(*key) if exact else cached_model(*key).model.g_s
+        with torch.no_grad():  # Float64Synthesis takes the float32 tiles to float64 itself
+            x_hat = tiled(g_s, y_hat, 16, SYNTHESIS_TILE, MARGIN_LATENT)
     x_hat = x_hat[0, :, : header.height, : header.width].clamp(0, 1)
     rgb = x_hat.mul(255).round().to(torch.uint8).permute(1, 2, 0).numpy()
     alpha = _unpng(payloads[-1], header) if header.has_alpha else None
-    return to_pil(rgb, alpha, header.layout)
+    return to_pil(rgb, alpha, header.layout, metadata)
 
 
 def decode_latents(
-    data: bytes, model: str | None = None
+    data: bytes, weights: str | Path | None = None, max_pixels: int | None = None
 ) -> tuple[bitstream.Header, list[bytes], torch.Tensor]:
     """Check an .aec file against its model and decode its latents exactly: the header, the
     payloads, and the synthesis input (y_hat times the inverse gain of the file's quality)."""
     header, payloads = bitstream.unpack(data)
-    if header.width * header.height > MAX_PIXELS:
-        raise BitstreamError(
-            f"the file claims {header.width}x{header.height} pixels, over the "
-            f"{MAX_PIXELS / 1e6:.0f}-megapixel limit of this decoder"
-        )
-    loaded = cached_model(model or header.model)
+    check_pixels(header.width, header.height, "the file", max_pixels)
+    loaded = cached_model(header.model, _key(weights))
     if loaded.weights_hash != header.weights_hash:
         raise ModelError(
             f"the file was written with other weights for model '{header.model}' "
-            f"(file {header.weights_hash.hex()}, installed {loaded.weights_hash.hex()})"
+            f"(file {header.weights_hash.hex()}, loaded {loaded.weights_hash.hex()})"
         )
     net = loaded.model
-    expected = net.latent_payloads + header.has_alpha
+    expected = net.latent_payloads + header.has_alpha + header.has_metadata
     if len(payloads) != expected:
         raise BitstreamError(f"expected {expected} payloads, found {len(payloads)}")
     z_shape = (math.ceil(header.height / net.stride), math.ceil(header.width / net.stride))
     nearest = header.format_version >= 2  # format 1 coded y with the next wider tables
-    try:
-        y_hat = net.decompress_latent(payloads[: net.latent_payloads], z_shape, nearest)
-    except (ValueError, RuntimeError, IndexError, AssertionError, OverflowError) as error:
-        # Only crafted files get here (the checksums catch accidents); constriction reports
-        # data that no encoder could have written with an AssertionError.
-        raise BitstreamError(f"corrupted latent stream: {error}") from None
+    with _out_of_memory(header):
+        try:
+            y_hat = net.decompress_latent(payloads[: net.latent_payloads], z_shape, nearest)
+        except (ValueError, IndexError, AssertionError, OverflowError) as error:
+            # Only crafted files get here (the checksums catch accidents); constriction reports
+            # data that no encoder could have written with an AssertionError.
+            raise BitstreamError(f"corrupted latent stream: {error}") from None
     _, inverse_gain = net.gains(header.quality)
     return header, payloads, y_hat * inverse_gain
+
+
+@contextlib.contextmanager
+def _out_of_memory(header: bitstream.Header) -> Iterator[None]:
+    """Running out of memory is the machine's limit, not the file's fault: say so."""
+    try:
+        yield
+    except (MemoryError, RuntimeError) as error:
+        if isinstance(error, RuntimeError) and "alloc" not in str(error):
+            raise
+        raise OutOfMemory(
+            f"not enough memory to decode {header.width}x{header.height} pixels"
+        ) from None
+
+
+def _key(weights: str | Path | None) -> str | None:
+    """A weights path as a cache key: the same file however it was written."""
+    return None if weights is None else str(Path(weights).resolve())
 
 
 def _pad(size: int, stride: int) -> int:

@@ -17,9 +17,14 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from aecodec.errors import UnsupportedImage
 from aecodec.files import atomic_write, check_output
+from aecodec.metadata import Metadata, from_pil, pil_info, save_options
 
 LAYOUTS = ("L", "LA", "RGB", "RGBA")
 _ORIENTATION = 0x0112  # EXIF tag
+# The largest image read or decoded unless the caller allows more: Pillow's own limit, above which
+# it warns of a decompression bomb (89.5 megapixels). Images and .aec headers are checked against
+# it before any pixel is decoded or any buffer is allocated.
+DEFAULT_MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
 
 
 @dataclass
@@ -30,17 +35,20 @@ class Picture:
     alpha: np.ndarray | None  # (H, W) uint8, or None when the image has no transparency
     layout: str  # "L", "LA", "RGB" or "RGBA": what the user gave, what decode gives back
     warnings: list[str] = field(default_factory=list)
+    metadata: Metadata = field(default_factory=Metadata)  # ICC profile, EXIF, XMP; arrays: none
 
 
 def read_picture(
-    source: str | Path | Image.Image | np.ndarray, max_pixels: int = 1 << 28
+    source: str | Path | Image.Image | np.ndarray, max_pixels: int | None = None
 ) -> Picture:
     """An image file, PIL image or array as a Picture, or UnsupportedImage saying why not.
 
     Arrays: (H, W) or (H, W, 1) is L, (H, W, 2) LA, (H, W, 3) RGB, (H, W, 4) RGBA; uint8 as is,
     uint16 keeps its high byte, floats are taken as 0..1 and scaled by 255. Multi-frame images
-    give their first frame. EXIF orientation is applied.
+    give their first frame. EXIF orientation is applied. Images over `max_pixels` (default
+    DEFAULT_MAX_PIXELS) are refused from their header, before their pixels are decoded.
     """
+    max_pixels = max_pixels or DEFAULT_MAX_PIXELS
     if isinstance(source, np.ndarray):
         return _from_array(source, "the array", max_pixels)
     if not isinstance(source, str | Path | Image.Image):
@@ -52,8 +60,11 @@ def read_picture(
             return _from_pil(image, str(source), max_pixels)
 
 
-def to_pil(rgb: np.ndarray, alpha: np.ndarray | None, layout: str) -> Image.Image:
-    """The user's layout rebuilt from the codec's RGB and alpha planes.
+def to_pil(
+    rgb: np.ndarray, alpha: np.ndarray | None, layout: str, metadata: Metadata | None = None
+) -> Image.Image:
+    """The user's layout rebuilt from the codec's RGB and alpha planes, with `metadata` in its
+    `.info` (icc_profile, exif, xmp) as Pillow's readers put it there.
 
     L is the rounded mean of the three channels rather than the first: after lossy coding they
     differ a little, and their mean is the least noisy estimate of the gray that was replicated.
@@ -70,7 +81,9 @@ def to_pil(rgb: np.ndarray, alpha: np.ndarray | None, layout: str) -> Image.Imag
     if alpha is not None:
         planes.append(alpha[..., None])
     array = np.concatenate(planes, axis=2)
-    return Image.fromarray(array[..., 0] if layout == "L" else array)  # mode follows the shape
+    image = Image.fromarray(array[..., 0] if layout == "L" else array)  # mode follows the shape
+    image.info.update(pil_info(metadata or Metadata()))
+    return image
 
 
 # Lossless wherever the format allows. WebP's `exact` keeps the colour under fully transparent
@@ -88,8 +101,10 @@ _FORMATS = {
 _NO_ALPHA = {"BMP", "JPEG"}  # Pillow writes RGBA into BMP, but reads it back as RGB
 
 
-def save_picture(image: Image.Image, path: Path, force: bool = False) -> None:
-    """Write `image` in the format its extension names, atomically; existing files need force."""
+def save_picture(image: Image.Image, path: Path, force: bool = False) -> list[str]:
+    """Write `image` in the format its extension names, atomically; existing files need force.
+    Its ICC profile, EXIF and XMP (`.info`) go wherever the format keeps them; the warnings say
+    what it could not keep."""
     path = Path(path)
     if path.suffix.lower() not in _FORMATS:
         known = ", ".join(sorted(_FORMATS))
@@ -98,12 +113,14 @@ def save_picture(image: Image.Image, path: Path, force: bool = False) -> None:
     name, options = _FORMATS[path.suffix.lower()]
     if name in _NO_ALPHA and "A" in image.getbands():
         raise UnsupportedImage(f"{path} cannot store transparency; use .png, .webp or .tiff")
+    extra, warnings = save_options(name, image.info)
     buffer = io.BytesIO()
     try:
-        image.save(buffer, name, **options)
+        image.save(buffer, name, **options, **extra)
     except (OSError, ValueError, KeyError) as error:
         raise UnsupportedImage(f"cannot write a {image.mode} image as {name}: {error}") from error
     atomic_write(path, buffer.getvalue(), force)
+    return warnings
 
 
 # Pillow's own bomb check is a module global with a lower default (179 megapixels, warning from
@@ -162,7 +179,13 @@ def _from_pil(image: Image.Image, name: str, max_pixels: int) -> Picture:
     raw = _raw_modes(image)
     if any(";16" in mode for mode in raw) and not image.mode.startswith("I"):
         warnings.append("16-bit image reduced to 8 bits")
-    image = _decode(image, name)
+    decoded = _decode(image, name)
+    picture = _planes(decoded, raw, name, warnings)
+    picture.metadata = from_pil(image, decoded is not image, picture.layout, picture.warnings)
+    return picture
+
+
+def _planes(image: Image.Image, raw: list[str], name: str, warnings: list[str]) -> Picture:
     if image.mode in ("I", "F") or image.mode.startswith("I;16"):
         return _split(_array_to_u8(np.asarray(image), image.mode, name, warnings), warnings)
     if image.mode == "RGBA" and any(mode.startswith("LA") for mode in raw):
@@ -270,10 +293,18 @@ def _check_size(size: tuple[int, int], name: str, max_pixels: int) -> None:
     width, height = size
     if width == 0 or height == 0:
         raise UnsupportedImage(f"{name} has no pixels ({width}x{height})")
+    check_pixels(width, height, name, max_pixels)
+
+
+def check_pixels(width: int, height: int, name: str, max_pixels: int | None = None) -> None:
+    """UnsupportedImage if an image of that size is over the pixel limit (the same check for an
+    image file and for what an .aec header claims)."""
+    max_pixels = max_pixels or DEFAULT_MAX_PIXELS
     if width * height > max_pixels:
         amount, limit = _pixels(width * height), _pixels(max_pixels).rstrip("s")
         raise UnsupportedImage(
-            f"{name} is {width}x{height} = {amount}, over the {limit.replace(' ', '-')} limit"
+            f"{name} is {width}x{height} = {amount}, over the {limit.replace(' ', '-')} limit "
+            "(allow more with --max-pixels)"
         )
 
 
