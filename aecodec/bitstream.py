@@ -93,10 +93,6 @@ class Metadata:
             # Empty data is no data: one way to say "absent" keeps files canonical.
             object.__setattr__(self, name, value or None)
 
-    @property
-    def empty(self) -> bool:
-        return all(getattr(self, name) is None for name in METADATA_TAGS)
-
 
 def pack_metadata(metadata: Metadata) -> bytes:
     """The metadata block for a file's last payload, or b"" when there is nothing to store."""
@@ -108,7 +104,7 @@ def pack_metadata(metadata: Metadata) -> bytes:
         if len(value) > MAX_CHUNK:
             raise ValueError(
                 f"the {tag.decode().strip()} metadata has {len(value):,} bytes; a file holds at "
-                f"most {MAX_CHUNK:,} per chunk (leave the metadata out with strip)"
+                f"most {MAX_CHUNK:,} per chunk; compress with --strip (strip=True) to leave it out"
             )
         chunks += [tag, _U32.pack(len(value)), value]
     return b"".join(chunks)
