@@ -163,10 +163,10 @@ def judge(data: bytes, limit: int, measure_memory: bool = False) -> tuple[str, s
     return outcome, detail
 
 
-def warm(seeds: list[bytes], limit: int) -> None:
+def warm(seeds: list[bytes]) -> None:
     """Decode the seeds once: loads and caches the model, so no case pays for that."""
     for data in seeds:
-        outcome, detail = decode(data, limit)
+        outcome, detail = decode(data, LIMIT)
         if outcome != "ok":
             raise RuntimeError(f"a seed does not decode: {outcome} {detail}")
 
@@ -264,7 +264,7 @@ CHUNK = 200  # cases per message between a worker and the parent
 def _worker(number: int, conn, seeds: list[bytes], options: dict, progress) -> None:
     """Decode chunks of cases until told to stop; one model per worker, one thread, capped."""
     torch.set_num_threads(1)  # the workers are the parallelism
-    warm(seeds, options["limit"])  # the cap is set on a warm process
+    warm(seeds)  # the cap is set on a warm process
     cap = _status("VmSize:") + memory_bound(options["limit"])
     resource.setrlimit(resource.RLIMIT_AS, (cap, resource.getrlimit(resource.RLIMIT_AS)[1]))
     conn.send(("ready", cap))
@@ -447,7 +447,7 @@ def main(argv: list[str] | None = None) -> int:
         stats, cap = pool.run(chunks, hang_seconds), pool.cap
     else:
         torch.set_num_threads(1)  # as in a worker: idle threads spin and inflate CPU time
-        warm(seeds, args.max_pixels)
+        warm(seeds)
         started, cap = time.time(), 0
         stats, _ = fuzz_range(
             seeds, args.seed, 0, args.count, args.recomputed_fraction, args.max_pixels, deadline
