@@ -39,6 +39,7 @@ import re
 import resource
 import time
 import traceback
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -165,6 +166,7 @@ def judge(data: bytes, limit: int, measure_memory: bool = False) -> tuple[str, s
 
 def warm(seeds: list[bytes]) -> None:
     """Decode the seeds once: loads and caches the model, so no case pays for that."""
+    warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # we judge by the bounds
     for data in seeds:
         outcome, detail = decode(data, LIMIT)
         if outcome != "ok":

@@ -288,6 +288,32 @@ def metadata_op(segments: list[list], rng: random.Random, context: dict) -> str:
     return f"metadata-{op}"
 
 
+def alpha_bomb(segments: list[list], rng: random.Random, context: dict) -> str:
+    """The alpha plane (payload 2 of an LA or RGBA file) replaced with a tiny PNG of a huge
+    blank image: what its own header claims is far more than the file's width x height."""
+    payloads = [bytes(s[1]) for s in _payloads(segments)]
+    if not payloads:
+        return "alpha-bomb-none"
+    width, height, depth = rng.choice([(12000, 12000, 1), (9000, 9000, 8), (20000, 20000, 1)])
+    payloads[2 if len(payloads) > 2 else -1] = blank_png(width, height, depth)
+    _set_payloads(segments, payloads)
+    return f"alpha-bomb={width}x{height}x{depth}"
+
+
+@functools.lru_cache(maxsize=4)
+def blank_png(width: int, height: int, depth: int) -> bytes:
+    """A grey PNG of zeros, written by hand (zlib, no Pillow): 1 bit per pixel packs a 144
+    megapixel image in about 17 KB."""
+
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return U32.pack(len(data)) + tag + data + U32.pack(zlib.crc32(tag + data))
+
+    deflate, row = zlib.compressobj(9), bytes(1 + (width * depth + 7) // 8)
+    idat = b"".join(deflate.compress(row) for _ in range(height)) + deflate.flush()
+    head = struct.pack(">IIBBBBB", width, height, depth, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", head) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
 def _chunks(block: bytes) -> list[list] | None:
     """[tag, data] chunks of a metadata block, or None where it does not parse."""
     chunks, at = [], 0
@@ -356,6 +382,7 @@ MUTATIONS = [  # (weight, mutation)
     (1, set_hash),
     (8, payload_op),
     (1, metadata_op),
+    (0.05, alpha_bomb),  # up to 2 s each until the decoder checks the PNG's size
     (3, flip),
     (2, cut),
     (2, grow),
