@@ -1,0 +1,155 @@
+"""Bitwise context mixing over parallel lanes, in integers, so both ends agree on every bit.
+
+Each byte is coded as 8 binary decisions, most significant bit first (as in lpaq and PAQ; Mahoney
+2005, "Adaptive weighing of context models for lossless data compression"). For every decision a
+logistic mixer combines, in the stretch domain ln(p / (1 - p)):
+  - adaptive order-n statistics of the file (orders 1-4 and 6, the current word, order 0),
+    probabilities in hashed tables that learn as the file is coded;
+  - the pretrained model's probability of the bit given the bits of the byte seen so far (from
+    its 256 integer byte weights, by partial sums);
+and the mixer's weights, chosen by the bits seen so far, learn online too.
+
+All lanes advance one byte per step, and share the tables and the mixer: a lane learns from the
+others. Updates by several lanes at once go through `np.add.at`, whose integer sums do not depend
+on order, so the shared state is the same at both ends. No floating point touches a probability:
+stretch and squash are integer tables derived from lpaq's 33-point interpolation table.
+"""
+
+import functools
+
+import numpy as np
+
+TABLE_BITS = 22  # slots per context order
+ORDERS = (1, 2, 3, 4, 6)  # byte orders hashed from the lane's last bytes
+N_CONTEXTS = len(ORDERS) + 2  # + the word, + order 0
+N_INPUTS = N_CONTEXTS + 2  # + the pretrained model, + a bias
+COUNT_LIMIT = 255  # the table's learning rate falls as 1 / (n + 1.5) down to this
+MIX_SHIFT = 14  # mixer learning rate: dw = err * x >> MIX_SHIFT (weights scaled by 2**16)
+MIX_INIT = 1 << 14  # initial weight of each input (0.25)
+BIAS = 256
+_MUL = np.uint64(0x9E3779B97F4A7C15)
+_MASK = (1 << TABLE_BITS) - 1
+_P_LOW, _P_HIGH = -(1 << 15) + 32, (1 << 15) - 32
+_ONES = np.ones(256 * N_CONTEXTS, dtype=np.int32)
+_SQUASH_POINTS = (
+    1, 2, 3, 6, 10, 16, 27, 45, 73, 120, 194, 310, 488, 747, 1101, 1546, 2047,
+    2549, 2994, 3348, 3607, 3785, 3901, 3975, 4022, 4050, 4068, 4079, 4085, 4089, 4092, 4093, 4094,
+)  # fmt: skip
+
+
+@functools.cache
+def squash_table() -> np.ndarray:
+    """4096 / (1 + exp(-d / 256)) for d in -2047..2047 (index d + 2047), 12-bit, interpolated."""
+    d = np.arange(-2047, 2048)
+    w, i = d & 127, (d >> 7) + 16
+    t = np.array(_SQUASH_POINTS, dtype=np.int64)
+    return (t[i] * (128 - w) + t[np.minimum(i + 1, 32)] * w + 64) >> 7
+
+
+@functools.cache
+def stretch_table() -> np.ndarray:
+    """The inverse of squash: ln(p / (1 - p)) * 256 for 12-bit p."""
+    out, previous = np.full(4096, 2047, dtype=np.int64), 0
+    for x, v in zip(range(-2047, 2048), squash_table().tolist(), strict=True):
+        out[previous : v + 1] = x
+        previous = max(previous, v + 1)
+    return out
+
+
+@functools.cache
+def _rates() -> np.ndarray:
+    return np.array([(1 << 16) * 2 // (2 * n + 3) for n in range(COUNT_LIMIT + 1)], np.int64)
+
+
+class Mixer:
+    """The shared state of one block's lanes: context tables, counts and mixer weights."""
+
+    def __init__(self, lanes: int) -> None:
+        size = N_CONTEXTS << TABLE_BITS
+        self.prob = np.zeros(size, dtype=np.int32)  # p(1) - 2**15, scaled by 2**16
+        self.count = np.zeros(size, dtype=np.int32)
+        self.weights = np.full((256, N_INPUTS), MIX_INIT, dtype=np.int64)
+        self.flat_weights = self.weights.reshape(-1)  # a view: updates go through it
+        self.history = np.zeros(lanes, dtype=np.uint64)  # the lane's last 8 bytes
+        self.word = np.zeros(lanes, dtype=np.uint64)  # hash of the current word's letters
+        self._offsets = np.arange(N_CONTEXTS, dtype=np.int64) << TABLE_BITS
+        self._order_masks = [np.uint64((1 << (8 * n)) - 1) for n in ORDERS]
+
+    def begin_byte(self, active: int, byte_weights: np.ndarray | None) -> None:
+        """Hash each lane's contexts and take the model's byte weights (active, 256) or None."""
+        h = self.history[:active]
+        with np.errstate(over="ignore"):
+            keys = [(h & m) * _MUL + np.uint64(i + 1) for i, m in enumerate(self._order_masks)]
+            keys.append(self.word[:active] * _MUL + np.uint64(len(ORDERS) + 1))
+            keys.append(np.zeros(active, dtype=np.uint64))
+            mixed = [(k * _MUL) >> np.uint64(64 - TABLE_BITS) for k in keys]
+        self._bases = np.stack(mixed, axis=1).astype(np.int64)
+        self._c0 = np.ones(active, dtype=np.int64)
+        self._bit = 7
+        if byte_weights is None:
+            self._cumulative = None
+        else:
+            cumulative = np.zeros((active, 257), dtype=np.int64)
+            np.cumsum(byte_weights, axis=1, out=cumulative[:, 1:])
+            self._cumulative = cumulative
+
+    def predict(self) -> np.ndarray:
+        """12-bit probabilities (1..4095) that the next bit of each active lane is 1."""
+        c0, stretch = self._c0, stretch_table()
+        spread = (c0 * 0x2545F491) & _MASK  # odd multiplier: a bijection of c0 on the slots
+        self._idx = (self._bases ^ spread[:, None]) + self._offsets
+        self._p16 = self.prob[self._idx].astype(np.int64) + (1 << 15)
+        inputs = np.empty((len(c0), N_INPUTS), dtype=np.int64)
+        inputs[:, :N_CONTEXTS] = stretch[self._p16 >> 4]
+        inputs[:, N_CONTEXTS] = stretch[self._model_bit()]
+        inputs[:, N_CONTEXTS + 1] = BIAS
+        self._inputs = inputs
+        dot = (inputs * self.weights[c0]).sum(axis=1) >> 16
+        p = squash_table()[np.minimum(np.maximum(dot, -2047), 2047) + 2047]
+        self._p = np.minimum(np.maximum(p, 1), 4095)
+        return self._p
+
+    def _model_bit(self) -> np.ndarray:
+        if self._cumulative is None:
+            return np.full(len(self._c0), 2048, dtype=np.int64)
+        shift = self._bit
+        lo = (self._c0 - (1 << (7 - shift))) << (shift + 1)
+        rows = np.arange(len(lo))
+        c = self._cumulative
+        low, mid, high = c[rows, lo], c[rows, lo + (1 << shift)], c[rows, lo + (2 << shift)]
+        total = high - low
+        p = ((high - mid) * 4096 + total // 2) // np.maximum(total, 1)
+        return np.where(total > 0, np.clip(p, 1, 4095), 2048)
+
+    def update(self, bits: np.ndarray) -> None:
+        """Learn from the coded bits (one per active lane) and move to the next bit."""
+        y = bits.astype(np.int64)
+        idx = self._idx.ravel()  # np.add.at is fast on flat indices of the array's own dtype
+        count = self.count[idx]
+        delta = (((y << 16)[:, None] - self._p16).ravel() * _rates()[count]) >> 16
+        np.add.at(self.prob, idx, delta.astype(np.int32))
+        np.add.at(self.count, idx, _ONES[: len(idx)])
+        # Lanes that hit one slot together may overshoot: clamp (the same value for each).
+        self.prob[idx] = np.minimum(np.maximum(self.prob[idx], _P_LOW), _P_HIGH)
+        self.count[idx] = np.minimum(self.count[idx], COUNT_LIMIT)
+        err = (y << 12) - self._p
+        cells = (self._c0 * N_INPUTS)[:, None] + np.arange(N_INPUTS)
+        np.add.at(
+            self.flat_weights, cells.ravel(), ((self._inputs * err[:, None]) >> MIX_SHIFT).ravel()
+        )
+        self._c0 = self._c0 * 2 + y
+        self._bit -= 1
+
+    def end_byte(self, active: int, byte: np.ndarray) -> None:
+        """Append each active lane's byte to its history and word."""
+        b = byte.astype(np.uint64)
+        self.history[:active] = (self.history[:active] << np.uint64(8)) | b
+        lower = b | np.uint64(32)
+        letter = (lower >= np.uint64(97)) & (lower <= np.uint64(122))
+        with np.errstate(over="ignore"):
+            grown = (self.word[:active] + lower) * _MUL
+        self.word[:active] = np.where(letter, grown, np.uint64(0))
+
+    def byte(self) -> np.ndarray:
+        """The bytes just coded, once all 8 bits are in."""
+        return (self._c0 - 256).astype(np.uint8)

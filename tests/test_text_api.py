@@ -1,0 +1,123 @@
+"""aecodec.text: any bytes come back exactly, and a damaged .aet file is always refused."""
+
+import random
+
+import pytest
+import torch
+
+from aecodec.errors import AecodecError, ModelError, TextFormatError
+from aecodec.text import api
+from aecodec.text import format as fmt
+from aecodec.text.model import TextModel, TextModelConfig
+
+TINY = TextModelConfig(context=4, embed=4, hidden=16, hidden2=8)
+ENGLISH = (
+    b"Alice was beginning to get very tired of sitting by her sister on the bank, and of "
+    b"having nothing to do: once or twice she had peeped into the book her sister was reading."
+)
+
+
+def tiny_codec(seed: int = 0, name: str = "tiny") -> api.TextCodec:
+    torch.manual_seed(seed)
+    return api.TextCodec.from_model(TextModel(TINY), name)
+
+
+@pytest.fixture(scope="module")
+def codec() -> api.TextCodec:
+    return tiny_codec()
+
+
+@pytest.fixture(autouse=True)
+def short_lanes(monkeypatch):
+    # Many lanes even in small inputs: the lane logic gets exercised, and the tests run fast.
+    monkeypatch.setattr("aecodec.text.coding.MIN_LANE", 128)
+
+
+def text(size: int, seed: int = 0) -> bytes:
+    words = ENGLISH.split()
+    rng = random.Random(seed)
+    return b" ".join(rng.choice(words) for _ in range(size // 4))[:size]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"a",
+        b"\x00\xff" * 3,
+        "Grüße, 世界! ☃ naïve café — «quotes»\n".encode() * 20,
+        b"\xff\xfe invalid \xc3\x28 utf-8 \xa0\xa1" * 30,
+    ],
+    ids=["empty", "one-byte", "binary", "unicode", "invalid-utf8"],
+)
+def test_round_trip(data, codec):
+    assert api.decompress(api.compress(data, codec), codec) == data
+
+
+def test_english_is_coded_and_shrinks(codec):
+    data = text(4000)
+    packed = api.compress(data, codec)
+    assert api.info(packed)["blocks"][0]["kind"] == "coded"
+    assert len(packed) < len(data) / 2  # an untrained model: the adaptive contexts do it
+    assert api.decompress(packed, codec) == data
+
+
+def test_random_bytes_are_stored_never_larger_than_a_stored_copy_plus_headers(codec):
+    data = random.Random(1).randbytes(3000)
+    packed = api.compress(data, codec)
+    facts = api.info(packed)
+    assert [b["kind"] for b in facts["blocks"]] == ["stored"]
+    assert facts["model"] == "(stored)"
+    assert len(packed) <= len(data) + 48
+    assert api.decompress(packed) == data  # stored files need no model
+
+
+def test_blocks_and_lanes(codec, monkeypatch):
+    monkeypatch.setattr(api, "BLOCK_SIZE", 2000)
+    monkeypatch.setattr("aecodec.text.coding.MIN_LANE", 300)
+    data = text(6000) + random.Random(2).randbytes(2000) + text(1000, seed=3)
+    packed = api.compress(data, codec)
+    blocks = api.info(packed)["blocks"]
+    assert [b["kind"] for b in blocks] == ["coded"] * 3 + ["stored", "coded"]
+    assert [b["lanes"] for b in blocks] == [6, 6, 6, 0, 3]
+    assert api.decompress(packed, codec) == data
+
+
+def test_every_single_byte_corruption_is_detected(codec, monkeypatch):
+    monkeypatch.setattr("aecodec.text.coding.MIN_LANE", 16)  # 10 lanes: few steps per decode
+    data = text(160)
+    packed = api.compress(data, codec)
+    for offset in range(len(packed)):
+        damaged = bytearray(packed)
+        damaged[offset] ^= 0x01 if offset % 2 else 0xFF
+        with pytest.raises(AecodecError):
+            api.decompress(bytes(damaged), codec)
+
+
+def test_every_truncation_is_refused(codec):
+    packed = api.compress(text(300), codec)
+    for length in range(len(packed)):
+        with pytest.raises(TextFormatError):
+            api.decompress(packed[:length], codec)
+
+
+def test_header_damage_is_named_as_such(codec):
+    packed = bytearray(api.compress(text(300), codec))
+    packed[6] ^= 1  # in the model name
+    with pytest.raises(TextFormatError, match="header"):
+        api.decompress(bytes(packed), codec)
+    with pytest.raises(TextFormatError, match="not an .aet file"):
+        api.decompress(b"PK\x03\x04 a zip file", codec)
+
+
+def test_other_weights_are_refused(codec):
+    packed = api.compress(text(3000), codec)
+    with pytest.raises(ModelError, match="weights"):
+        api.decompress(packed, tiny_codec(seed=1))
+
+
+def test_header_fields(codec):
+    data = text(3000)
+    header, blocks = fmt.unpack(api.compress(data, codec))
+    assert (header.model, header.length, header.crc) == ("tiny", len(data), fmt.crc32(data))
+    assert header.weights_hash == codec.weights_hash and len(blocks) == 1
