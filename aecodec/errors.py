@@ -36,8 +36,3 @@ class ShapeMismatch(DataError):
 class TextFormatError(AecodecError):
     """An .aet file (learned text compression) that is truncated, corrupted, or of an unknown
     version."""
-
-
-class TextFormatError(AecodecError):
-    """An .aet file (learned text compression) that is truncated, corrupted, or of an unknown
-    version."""
