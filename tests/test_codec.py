@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 
 import aecodec
-from aecodec import bitstream
-from aecodec.errors import AecodecError, BitstreamError, ModelError, UnsupportedImage
+from aecodec import bitstream, codec
+from aecodec.errors import AecodecError, BitstreamError, ModelError, OutOfMemory, UnsupportedImage
 from tests.conftest import smooth_image
 
 
@@ -178,3 +178,58 @@ def test_fast_decoding_is_within_one_level_of_the_exact_decoder(tiny_model):
     exact = np.asarray(aecodec.decompress(data, weights=tiny_model)).astype(int)
     fast = np.asarray(aecodec.decompress(data, weights=tiny_model, exact=False)).astype(int)
     assert np.abs(fast - exact).max() <= 1 and (fast != exact).mean() < 1e-3
+
+
+def test_a_tiny_file_claiming_a_huge_image_is_refused_before_any_work(tiny_model):
+    header, _ = bitstream.unpack(aecodec.compress(smooth_image(8, 8), weights=tiny_model))
+    bomb = bitstream.Header(header.model, header.weights_hash, 50, 16384, 16384, "RGB")
+    data = bitstream.pack(bomb, [b""] * 3)
+    with pytest.raises(UnsupportedImage, match="16384x16384 = 268 megapixels, over the 89-"):
+        aecodec.decompress(data, weights=tiny_model)
+    with pytest.raises(UnsupportedImage, match="over the 1-megapixel limit"):
+        aecodec.decompress(data, weights=tiny_model, max_pixels=10**6)
+
+
+@pytest.mark.parametrize("side", [64, 1024])
+def test_empty_payloads_are_corrupt_whatever_size_they_claim(tiny_model, side):
+    data = aecodec.compress(smooth_image(8, 8), weights=tiny_model)
+    header, payloads = bitstream.unpack(data)
+    claim = bitstream.Header(header.model, header.weights_hash, 50, side, side, "RGB")
+    empty = bitstream.pack(claim, [b""] * len(payloads))
+    with pytest.raises(BitstreamError, match="the stream is empty, but symbols are coded in it"):
+        aecodec.decompress(empty, weights=tiny_model)
+
+
+def test_payloads_that_end_before_their_symbols_do_are_corrupt(tiny_model):
+    header, payloads = bitstream.unpack(aecodec.compress(smooth_image(64, 96), weights=tiny_model))
+    claim = bitstream.Header(header.model, header.weights_hash, 50, 1024, 1024, "RGB")
+    with pytest.raises(BitstreamError, match="ends before its symbols do"):
+        aecodec.decompress(bitstream.pack(claim, payloads), weights=tiny_model)
+    for i, payload in enumerate(payloads):
+        cut = list(payloads)
+        cut[i] = payload[: len(payload) // 8 * 4]  # whole words, half of them gone
+        with pytest.raises(
+            BitstreamError,
+            match="before its symbols do|does not end where its symbols do|stream is empty",
+        ):
+            aecodec.decompress(bitstream.pack(header, cut), weights=tiny_model)
+        cut[i] = payload + bytes(4)  # a word more than its symbols need
+        with pytest.raises(BitstreamError, match="does not end where its symbols do"):
+            aecodec.decompress(bitstream.pack(header, cut), weights=tiny_model)
+        cut[i] = payload[:-1]
+        with pytest.raises(BitstreamError, match="not made of 32-bit words"):
+            aecodec.decompress(bitstream.pack(header, cut), weights=tiny_model)
+
+
+def test_running_out_of_memory_is_not_reported_as_corruption(tiny_model, monkeypatch):
+    data = aecodec.compress(smooth_image(8, 8), weights=tiny_model)
+    net = codec.cached_model(bitstream.unpack(data)[0].model, codec._key(tiny_model)).model
+
+    def no_memory(*args):
+        raise RuntimeError(
+            "[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate"
+        )
+
+    monkeypatch.setattr(net, "decompress_latent", no_memory)
+    with pytest.raises(OutOfMemory, match="not enough memory to decode 8x8 pixels"):
+        aecodec.decompress(data, weights=tiny_model)

@@ -6,10 +6,12 @@ it can regroup identically. Values outside a row's range are sent as the escape 
 coded after all groups with a uniform Elias-gamma style code. A stream may hold several such
 calls one after the other (Encoder, Decoder): a context model codes its groups in one stream.
 
-A range coder cannot write a message in fewer bits than its information content under the
-tables (the coded interval is as narrow as the product of the symbols' probabilities), so the
-decoder counts the information of what it decodes: more than the stream holds means the stream
-ended before its symbols did (constriction reads zeros past the end), and the file is corrupt.
+A payload that no encoder wrote is refused rather than decoded into an image. While decoding, the
+information of the symbols so far must fit in the payload's bits (a range coder cannot write a
+message in fewer bits than its information under the tables, and constriction reads zeros past
+the end): this stops a tiny payload that claims a huge image at its first rows. At the end, the
+decoded symbols are coded again and must give back the payload byte for byte: a stream that ends
+before its symbols do, or holds anything after them, is corrupt.
 """
 
 import constriction
@@ -19,9 +21,10 @@ from aecodec.entropy.tables import PRECISION, Tables
 
 _ESCAPE_CHUNK = 12  # bits per uniform symbol in the escape code
 _ESCAPE_MAX_BITS = 30
-# Bits a valid stream may hold beyond its words: the coder's final state is flushed in whole
-# 32-bit words, and rounding inside the coder only ever makes the stream longer.
-_END_SLACK_BITS = 64
+# The information check is a quick bound, not the proof (the re-coding is): a valid stream's
+# information stays within a few bits of its length (constriction's rounding of the tables moves
+# it a little), so a margin of 1/64 plus two words never refuses one.
+_SLACK_FRACTION, _SLACK_BITS = 1 / 64, 64
 
 
 class _Stream:
@@ -84,38 +87,49 @@ class Decoder(_Stream):
         super().__init__(tables)
         if len(data) % 4:
             raise ValueError(f"a stream of {len(data)} bytes is not made of 32-bit words")
-        self._capacity = 8 * len(data) + _END_SLACK_BITS
+        self._data = data
+        self._capacity = 8 * len(data) * (1 + _SLACK_FRACTION) + _SLACK_BITS
         self._bits = 0.0  # information decoded so far, in bits under the tables
         # -log2 of each table entry's probability (a count of 2**PRECISION)
         counts = np.maximum(tables.counts.numpy().astype(np.float64), 1.0)
         self._cost = PRECISION - np.log2(counts)
         self._coder = constriction.stream.queue.RangeDecoder(np.frombuffer(data, dtype="<u4"))
+        self._again = constriction.stream.queue.RangeEncoder()  # the decoded symbols, re-coded
 
     def decode(self, rows: np.ndarray) -> np.ndarray:
         """The symbols of one `Encoder.encode` call, in their original order."""
         rows = np.asarray(rows, dtype=np.int64)
-        if len(rows) and self._capacity == _END_SLACK_BITS:
+        if len(rows) and not self._data:
             raise ValueError("the stream is empty, but symbols are coded in it")
         order, groups = self._groups(rows)
         index = np.empty(len(rows), dtype=np.int64)
         for model, group in groups:  # checked group by group: a bomb stops at its first rows
             index[group] = self._coder.decode(model, len(group))
             self._spend(float(self._cost[rows[group[0]], index[group]].sum()))
+            self._again.encode(index[group].astype(np.int32), model)
         lengths = self.tables.lengths.numpy()[rows]
         symbols = index + self.tables.offsets.numpy()[rows]
         escaped_positions = order[(index == lengths)[order]]
         self._spend(len(escaped_positions) * np.log2(_ESCAPE_MAX_BITS + 1))  # before the loop
         escapes, bits = _decode_escapes(self._coder, len(escaped_positions))
         self._spend(bits)
+        _encode_escapes(self._again, escapes)
         symbols[escaped_positions] = escapes
         return symbols.astype(np.int32)
+
+    def finish(self) -> None:
+        """Check, after the last call, that the stream holds exactly the symbols decoded."""
+        if self._again.get_compressed().astype("<u4").tobytes() != self._data:
+            raise ValueError(
+                "the stream does not end where its symbols do (it ends before them or holds more)"
+            )
 
     def _spend(self, bits: float) -> None:
         self._bits += bits
         if self._bits > self._capacity:
             raise ValueError(
                 f"the stream ends before its symbols do: they hold {self._bits:.0f} bits of "
-                f"information, more than its {self._capacity - _END_SLACK_BITS} bits"
+                f"information, more than its {8 * len(self._data)} bits"
             )
 
 
@@ -128,7 +142,10 @@ def encode(symbols: np.ndarray, rows: np.ndarray, tables: Tables) -> bytes:
 
 def decode(data: bytes, rows: np.ndarray, tables: Tables) -> np.ndarray:
     """Inverse of encode: the symbols, in their original order."""
-    return Decoder(data, tables).decode(rows)
+    decoder = Decoder(data, tables)
+    symbols = decoder.decode(rows)
+    decoder.finish()
+    return symbols
 
 
 def _encode_escapes(encoder, values: np.ndarray) -> None:

@@ -229,7 +229,10 @@ class Hyperprior(nn.Module):
             q = decoder.decode(table_indexes(scales, nearest).numpy().ravel())
             return torch.from_numpy(q.reshape(means.shape))
 
-        return self._code_y(z_hat, code_group)
+        y_hat = self._code_y(z_hat, code_group)
+        for decoder in decoders:
+            decoder.finish()
+        return y_hat
 
     def _code_y(self, z_hat: Tensor, code_group) -> Tensor:
         """y_hat, group by group in coding order; code_group(means, scales, positions[,
