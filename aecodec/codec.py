@@ -11,6 +11,7 @@ import contextlib
 import functools
 import io
 import math
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -261,8 +262,16 @@ def _png(plane: np.ndarray) -> bytes:
 
 def _unpng(data: bytes, header: bitstream.Header) -> np.ndarray:
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            plane = np.asarray(image.convert("L"))
+        # PNG only, and its size checked from its header before a pixel is decoded: the plane
+        # must not be able to allocate more than the image it belongs to.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # judged just below
+            with Image.open(io.BytesIO(data), formats=["PNG"]) as image:
+                if image.size != (header.width, header.height) or image.mode != "L":
+                    raise BitstreamError("alpha plane does not match the image size")
+                plane = np.asarray(image)
+    except BitstreamError:
+        raise
     except Exception as error:  # Pillow raises many types on bad data
         raise BitstreamError(f"corrupted alpha plane: {error}") from None
     if plane.shape != (header.height, header.width):
