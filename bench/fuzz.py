@@ -68,12 +68,12 @@ SEED_SPECS = [  # (height, width, layout, quality, with metadata): small, so dec
 ]
 
 
-def make_seeds(seed: int = 0) -> list[bytes]:
-    """Small valid .aec files from the shipped default model, one per SEED_SPECS entry; two carry
-    an ICC profile, EXIF and XMP (the metadata block, where this aecodec keeps it)."""
+def make_seeds(seed: int = 0, specs: list[tuple] = SEED_SPECS) -> list[bytes]:
+    """Small valid .aec files from the shipped default model, one per entry of `specs`; two of
+    SEED_SPECS carry an ICC profile, EXIF and XMP (the metadata block)."""
     rng = np.random.default_rng(seed)
     seeds = []
-    for h, w, layout, quality, metadata in SEED_SPECS:
+    for h, w, layout, quality, metadata in specs:
         yy, xx = np.mgrid[0:h, 0:w] / max(h, w)
         planes = [
             0.5 + 0.4 * np.sin(rng.uniform(2, 9) * xx + rng.uniform(0, 6) * yy) for _ in layout
@@ -121,12 +121,21 @@ def decode(data: bytes, limit: int) -> tuple[str, str]:
         aecodec.decompress(data, **({"max_pixels": limit} if takes_max_pixels() else {}))
         return "ok", ""
     except AecodecError as error:
-        if _OOM.search(str(error)):  # an allocation failure is not the file's fault
-            return "memory", f"{type(error).__name__}: {error}"
+        if _out_of_memory(error):  # under the cap, an allocation failure is over the bound
+            return "memory", last_lines()
         return type(error).__name__, first_words(str(error))
     except Exception as error:  # MemoryError too: a bug either way, kept with its traceback
-        memory = isinstance(error, MemoryError) or _OOM.search(str(error))
-        return ("memory" if memory else "crash"), last_lines()
+        return ("memory" if _out_of_memory(error) else "crash"), last_lines()
+
+
+def _out_of_memory(error: BaseException | None) -> bool:
+    """Whether an allocation failed, here or in an error this one replaced (`from None` hides
+    the context from tracebacks, not from __context__)."""
+    while error is not None:
+        if isinstance(error, MemoryError) or _OOM.search(str(error)):
+            return True
+        error = error.__context__
+    return False
 
 
 def first_words(text: str, count: int = 5) -> str:
@@ -143,7 +152,7 @@ def judge(data: bytes, limit: int, measure_memory: bool = False) -> tuple[str, s
     """decode(), with its CPU time and (if asked) peak memory held to the bounds for the size the
     header claims. CPU time, not wall time: the machine is shared, and a slow decode is timed
     once more so that a busy moment alone does not make a bug."""
-    pixels = claimed_pixels(data)
+    pixels = min(claimed_pixels(data), limit)  # a file over the limit must be refused at once
     before = _reset_peak() if measure_memory else None
     start = time.process_time()
     outcome, detail = decode(data, limit)
