@@ -112,3 +112,28 @@ def test_sizes_read_with_units(text, size):
     from aecodec.cli import parse_size
 
     assert parse_size(text) == size
+
+
+def test_max_pixels_refuses_large_images_and_files_in_one_line(aecodec, tiny_model, image_path):
+    done = aecodec("compress", image_path, "--weights", tiny_model, "--max-pixels", "1000")
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        f"error: {image_path} is 56x40 = 2240 pixels, over the 1000-pixel limit "
+        "(allow more with --max-pixels)"
+    )
+    assert aecodec("compress", image_path, "--weights", tiny_model).returncode == 0
+    packed = image_path.with_suffix(".aec")
+    out = image_path.with_name("out.png")
+    done = aecodec("decompress", packed, "--weights", tiny_model, "--max-pixels", "1000", "-o", out)
+    assert done.returncode == 1 and not out.exists()
+    assert done.stderr.strip().startswith(f"error: {packed}: the file is 56x40 = 2240 pixels")
+
+
+def test_a_file_needs_its_model_installed_or_its_weights_given(aecodec, tiny_model, image_path):
+    assert aecodec("compress", image_path, "--weights", tiny_model).returncode == 0
+    done = aecodec(
+        "decompress", image_path.with_suffix(".aec"), "-o", image_path.with_name("o.png")
+    )
+    assert done.returncode == 1
+    assert f"codec model '{Path(tiny_model).name}' is not installed" in done.stderr
+    assert "--weights PATH" in done.stderr and len(done.stderr.strip().splitlines()) == 1

@@ -1,4 +1,8 @@
 import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -72,3 +76,51 @@ def test_new_file_permissions_follow_the_umask(tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / "out.aec").stat().st_mode & 0o777 == 0o644
+
+
+def leftover(folder, pid: int, age_seconds: float, name: str = "photo.aec"):
+    path = folder / f".{name}.{pid}.0123abcd{files.TEMP_SUFFIX}"
+    path.write_bytes(b"half a file")
+    os.utime(path, (time.time() - age_seconds,) * 2)
+    return path
+
+
+def dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_the_next_write_removes_what_a_killed_process_left(tmp_path):
+    stale = leftover(tmp_path, dead_pid(), age_seconds=120)
+    fresh = leftover(tmp_path, dead_pid(), age_seconds=0, name="other.aec")  # may be mid-write
+    alive = leftover(tmp_path, os.getppid(), age_seconds=120, name="third.aec")
+    ancient = leftover(tmp_path, os.getppid(), age_seconds=2 * 24 * 3600, name="fourth.aec")
+    (tmp_path / ".notes.1.tmp").write_text("not ours")
+    atomic_write(tmp_path / "out.aec", b"data")
+    assert not stale.exists() and not ancient.exists()
+    assert fresh.exists() and alive.exists() and (tmp_path / ".notes.1.tmp").exists()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
+def test_sigterm_during_a_write_removes_the_temporary_file(tmp_path, image_path, tiny_model):
+    if not tiny_model.endswith("hyperprior-tiny"):
+        pytest.skip("one model is enough: the write is the same")
+    # The write is slowed at fsync, so the signal lands while the temporary file exists.
+    script = (
+        "import sys, time, aecodec.files as f, aecodec.cli as cli\n"
+        "sync = f.os.fsync\n"
+        "f.os.fsync = lambda fd: (time.sleep(30), sync(fd))\n"
+        "sys.argv = ['aecodec', *sys.argv[1:]]\n"
+        "cli.main()\n"
+    )
+    target = tmp_path / "out.aec"
+    args = ["compress", str(image_path), "--weights", tiny_model, "-o", str(target)]
+    child = subprocess.Popen([sys.executable, "-c", script, *args], stderr=subprocess.PIPE)
+    deadline = time.time() + 60
+    while not list(tmp_path.glob(f"*{files.TEMP_SUFFIX}")) and time.time() < deadline:
+        time.sleep(0.05)
+    assert list(tmp_path.glob(f"*{files.TEMP_SUFFIX}")), "the write never started"
+    child.send_signal(signal.SIGTERM)
+    assert child.wait(timeout=30) == 128 + signal.SIGTERM
+    assert sorted(p.name for p in tmp_path.iterdir()) == [image_path.name]

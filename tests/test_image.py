@@ -324,3 +324,10 @@ def test_existing_output_is_not_overwritten_without_force(tmp_path):
     assert target.read_bytes() == b"precious"
     save_picture(Image.new("RGB", (2, 2)), target, force=True)
     assert read_picture(target).rgb.shape == (2, 2, 3)
+
+
+@pytest.mark.parametrize("side", [13000, 16384])  # 169 and 268 megapixels
+def test_pillows_limit_is_the_default(tmp_path, side):
+    (tmp_path / "big.png").write_bytes(png_bytes(side, side, 8, 0, b"\0" * (side + 1)))
+    with pytest.raises(UnsupportedImage, match=f"big.png is {side}x{side} = .* over the 89-"):
+        read_picture(tmp_path / "big.png")
