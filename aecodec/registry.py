@@ -33,36 +33,58 @@ class StoredModel:
     raw: bytes  # the weights file, for the hash that ties coded files to these exact weights
 
 
+@dataclass(frozen=True)
+class Registry:
+    """The models of one kind (codec models, autoencoders, ...): shipped in a package folder, or
+    installed in the folders of $AECODEC_MODELS, where a card's `family` says whose it is. Each
+    kind's zoo offers the same verbs on top: available_models, load_model, save_model."""
+
+    kind: str  # how messages name a model of this kind: "codec model", "autoencoder"
+    shipped: Path
+    families: frozenset[str]
+
+    def folders(self) -> list[Path]:
+        return [self.shipped, *installed_folders()]
+
+    def available(self) -> dict[str, Path]:
+        """Registry names -> weights files; a shipped name wins, then the first folder's."""
+        found: dict[str, Path] = {}
+        for folder in self.folders():
+            for path in sorted(folder.glob("*.safetensors")) if folder.is_dir() else []:
+                if MODEL_NAME.fullmatch(path.stem) and self._owns(path.with_suffix(".json")):
+                    found.setdefault(path.stem, path)
+        return found
+
+    def find(self, name: str) -> Path:
+        """The weights file of the model called `name`, or ModelError saying what is installed."""
+        if not isinstance(name, str) or not MODEL_NAME.fullmatch(name):
+            raise ModelError(
+                f"{name!r} is not a model name (letters, digits, '.', '_' and '-', at most 64); "
+                "give weights from a file with --weights PATH"
+            )
+        available = self.available()
+        if name not in available:
+            known = ", ".join(available) or "none"
+            raise ModelError(
+                f"{self.kind} '{name}' is not installed (installed: {known}); "
+                f"give its weights with --weights PATH or put them in ${INSTALLED_ENV}"
+            )
+        return available[name]
+
+    def card(self, name: str) -> dict:
+        """A model's card alone, without its weights (for listings)."""
+        return _read_card(self.find(name).with_suffix(".json"))
+
+    def _owns(self, card_path: Path) -> bool:
+        try:
+            return _read_card(card_path).get("family") in self.families
+        except ModelError:
+            return False  # an unreadable card lists nothing; loading it by path says why
+
+
 def installed_folders() -> list[Path]:
     """The folders named by $AECODEC_MODELS, in order."""
     return [Path(p) for p in os.environ.get(INSTALLED_ENV, "").split(os.pathsep) if p]
-
-
-def models_in(folders: list[Path]) -> dict[str, Path]:
-    """Registry names -> weights files in `folders`; an earlier folder wins a name."""
-    found: dict[str, Path] = {}
-    for folder in folders:
-        for path in sorted(folder.glob("*.safetensors")) if folder.is_dir() else []:
-            if MODEL_NAME.fullmatch(path.stem) and path.with_suffix(".json").is_file():
-                found.setdefault(path.stem, path)
-    return found
-
-
-def find(name: str, folders: list[Path], kind: str = "model") -> Path:
-    """The weights file of the model called `name`, or ModelError saying what is installed."""
-    if not isinstance(name, str) or not MODEL_NAME.fullmatch(name):
-        raise ModelError(
-            f"{name!r} is not a model name (letters, digits, '.', '_' and '-', at most 64); "
-            "give weights from a file with --weights PATH"
-        )
-    available = models_in(folders)
-    if name not in available:
-        known = ", ".join(available) or "none"
-        raise ModelError(
-            f"{kind} '{name}' is not installed (installed: {known}); "
-            f"give its weights with --weights PATH or put them in ${INSTALLED_ENV}"
-        )
-    return available[name]
 
 
 def read(weights: str | Path) -> StoredModel:
@@ -74,18 +96,16 @@ def read(weights: str | Path) -> StoredModel:
     for path in (weights, card_path):
         if not path.is_file():
             raise ModelError(f"cannot load model from {weights}: {path} does not exist")
+    card = _read_card(card_path)
     try:
-        card = json.loads(card_path.read_text(encoding="utf-8"))
         raw = weights.read_bytes()
         state = load(raw)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ModelError(f"cannot read {_path_of(error, card_path)}: {first_line(error)}") from None
+    except OSError as error:
+        raise ModelError(f"cannot read {weights}: {first_line(error)}") from None
     except SafetensorError as error:
         raise ModelError(
             f"{weights} is not a valid safetensors file: {first_line(error)}"
         ) from None
-    if not isinstance(card, dict) or not isinstance(card.get("config"), dict):
-        raise ModelError(f"{card_path} is not a model card (no 'config' object)")
     return StoredModel(weights.stem, card, state, raw)
 
 
@@ -109,11 +129,17 @@ def load_state(model: nn.Module, state: dict[str, Tensor]) -> None:
     model.load_state_dict(state)
 
 
+def _read_card(path: Path) -> dict:
+    try:
+        card = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ModelError(f"cannot read {path}: {first_line(error)}") from None
+    if not isinstance(card, dict) or not isinstance(card.get("config"), dict):
+        raise ModelError(f"{path} is not a model card (no 'config' object)")
+    return card
+
+
 def first_line(error: BaseException) -> str:
     """The first line of an error's message: a model's message may run over many lines."""
     lines = str(getattr(error, "strerror", None) or error).strip().splitlines()
     return lines[0] if lines else type(error).__name__
-
-
-def _path_of(error: BaseException, default: Path) -> Path | str:
-    return getattr(error, "filename", None) or default

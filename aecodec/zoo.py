@@ -45,6 +45,7 @@ CONFIGS = {
     ),
 }
 DEFAULT_CONFIG = "hyperprior-sc-wide"  # the default model's architecture: what `train` builds
+MODELS = registry.Registry("codec model", SHIPPED, frozenset(FAMILIES))
 _TABLE_PREFIXES = ("tables.z", "tables.y")
 
 
@@ -58,7 +59,7 @@ class LoadedModel:
 
 def available_models() -> dict[str, Path]:
     """Shipped and installed model names -> their weight files (a shipped name wins)."""
-    return registry.models_in([SHIPPED, *registry.installed_folders()])
+    return MODELS.available()
 
 
 def save_model(model: Hyperprior, path: Path, card: dict) -> Path:
@@ -97,7 +98,7 @@ def load_model(name: str = DEFAULT_MODEL, *, weights: str | Path | None = None) 
     at that path (a .safetensors file with its .json card beside it)."""
     path = Path(weights) if weights is not None else None
     if path is None:
-        path = registry.find(name, [SHIPPED, *registry.installed_folders()], "codec model")
+        path = MODELS.find(name)
     stored = registry.read(path)
     where = path if weights is not None else f"model '{name}'"
     try:
