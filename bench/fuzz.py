@@ -235,34 +235,50 @@ class Stats:
         return sum(n for (_, outcome), n in self.outcomes.items() if outcome in BUGS)
 
 
+# Byte-level mutations count by region, not by each of the 20-odd fields they may hit.
+_REGIONS = {"name": "name", "len": "lengths", "payload": "payload", "tail": "tail"}
+_REGIONS |= {"header_crc": "crc", "file_crc": "crc"}
+
+
 def mutation_kind(label: str) -> str:
-    """ "payload1-zero" -> "payload-zero", "set-width=max" -> "set-width": what to count by."""
-    return re.sub(r"\d+", "", label.split("=")[0])
+    """What to count a mutation by: "payload1-zero" -> "payload-zero", "set-width=max" ->
+    "set-width", "flip-quality" -> "flip-fields"."""
+    kind = re.sub(r"(payload|len)\d+", r"\1", label.split("=")[0])
+    what, _, where = kind.partition("-")
+    if what in ("flip", "cut", "insert", "delete", "double"):
+        return f"{what}-{_REGIONS.get(where, 'fields')}"
+    return kind
+
+
+@dataclass(frozen=True)
+class Run:
+    """What a run's cases are made from; case i is `Run.case(i)` wherever it is made."""
+
+    seeds: tuple[bytes, ...]
+    seed: int = 0
+    fraction: float = 0.1  # of the cases in recomputed mode
+    limit: int = LIMIT  # max_pixels
+    deadline: float = float("inf")  # time.time() to stop at
+
+    def case(self, index: int) -> Case:
+        return make_case(list(self.seeds), self.seed, index, self.fraction, self.limit)
 
 
 def fuzz_range(
-    seeds: list[bytes],
-    seed: int,
-    start: int,
-    stop: int,
-    fraction: float,
-    limit: int,
-    deadline: float = float("inf"),
-    progress=None,
-    measure_memory: bool = False,
+    run: Run, start: int, stop: int, progress=None, measure_memory: bool = False
 ) -> tuple[Stats, int]:
     """Cases start..stop-1 in this process: their Stats and the index it stopped before (the
     deadline may come first). `progress(index)` is called before each decode (the watchdog)."""
     stats = Stats()
     for index in range(start, stop):
-        if time.time() > deadline:
+        if time.time() > run.deadline:
             return stats, index
-        case = make_case(seeds, seed, index, fraction, limit)
+        case = run.case(index)
         if progress is not None:
             progress(index)
         began = time.perf_counter()
         recomputed = measure_memory and case.mode == "recomputed"
-        outcome, detail = judge(case.data, limit, recomputed)
+        outcome, detail = judge(case.data, run.limit, recomputed)
         stats.record(case, outcome, detail, time.perf_counter() - began)
     return stats, stop
 
@@ -272,11 +288,11 @@ def fuzz_range(
 CHUNK = 200  # cases per message between a worker and the parent
 
 
-def _worker(number: int, conn, seeds: list[bytes], options: dict, progress) -> None:
+def _worker(number: int, conn, run: Run, progress) -> None:
     """Decode chunks of cases until told to stop; one model per worker, one thread, capped."""
     torch.set_num_threads(1)  # the workers are the parallelism
-    warm(seeds)  # the cap is set on a warm process
-    cap = _status("VmSize:") + memory_bound(options["limit"])
+    warm(run.seeds)  # the cap is set on a warm process
+    cap = _status("VmSize:") + memory_bound(run.limit)
     resource.setrlimit(resource.RLIMIT_AS, (cap, resource.getrlimit(resource.RLIMIT_AS)[1]))
     conn.send(("ready", cap))
     while (task := conn.recv()) is not None:
@@ -286,17 +302,7 @@ def _worker(number: int, conn, seeds: list[bytes], options: dict, progress) -> N
         def started(index: int) -> None:
             progress[4 * number : 4 * number + 2] = [index, time.time()]
 
-        stats, reached = fuzz_range(
-            seeds,
-            options["seed"],
-            start,
-            stop,
-            options["fraction"],
-            options["limit"],
-            options["deadline"],
-            started,
-            measure_memory=True,
-        )
+        stats, reached = fuzz_range(run, start, stop, started, measure_memory=True)
         progress[4 * number + 1] = 0.0
         conn.send((start, reached, stats))
 
@@ -304,9 +310,9 @@ def _worker(number: int, conn, seeds: list[bytes], options: dict, progress) -> N
 class Pool:
     """Worker processes fed chunks of case numbers, watched for hangs and deaths."""
 
-    def __init__(self, seeds: list[bytes], options: dict, workers: int) -> None:
+    def __init__(self, run: Run, workers: int) -> None:
         self.context = mp.get_context("spawn")  # a fresh interpreter: no forked torch threads
-        self.seeds, self.options = seeds, options
+        self.run = run
         self.progress = self.context.Array("d", 4 * workers, lock=False)
         self.procs, self.conns, self.busy = [None] * workers, [None] * workers, [False] * workers
         self.cap = 0
@@ -317,7 +323,7 @@ class Pool:
 
     def _start(self, number: int) -> None:
         parent, child = self.context.Pipe()
-        args = (number, child, self.seeds, self.options, self.progress)
+        args = (number, child, self.run, self.progress)
         proc = self.context.Process(target=_worker, args=args, daemon=True)
         proc.start()
         self.procs[number], self.conns[number], self.busy[number] = proc, parent, False
@@ -329,7 +335,8 @@ class Pool:
         except EOFError:
             raise RuntimeError(f"fuzz worker {number} died while starting") from None
 
-    def run(self, chunks: list[tuple[int, int]], hang_seconds: float) -> Stats:
+    def fuzz(self, chunks: list[tuple[int, int]], hang_seconds: float) -> Stats:
+        """Every chunk's Stats, merged; a hung or dead worker's case recorded, its chunk redone."""
         stats, chunks = Stats(), list(reversed(chunks))
         while chunks or any(self.busy):
             for number, conn in enumerate(self.conns):
@@ -368,10 +375,7 @@ class Pool:
         )
         proc.kill()
         proc.join()
-        case = make_case(
-            self.seeds, self.options["seed"], index, self.options["fraction"], self.options["limit"]
-        )
-        stats.record(case, outcome, detail)
+        stats.record(self.run.case(index), outcome, detail)
         self._start(number)
         self._ready(number)
         return [(i, j) for i, j in [(start, index), (index + 1, stop)] if i < j]
@@ -424,11 +428,11 @@ def bounds_text(limit: int, cap: int, hang_seconds: float) -> str:
     )
 
 
-def save(stats: Stats, seeds: list[bytes], options: dict, folder: Path) -> None:
+def save(stats: Stats, run: Run, folder: Path) -> None:
     """Each bug's file, named for what happened and which mutation, with its details beside."""
     folder.mkdir(parents=True, exist_ok=True)
     for index, mode, outcome, label, detail in stats.failures:
-        case = make_case(seeds, options["seed"], index, options["fraction"], options["limit"])
+        case = run.case(index)
         stem = f"{outcome}-{mode}-{index}-{re.sub(r'[^A-Za-z0-9=+.-]', '_', label)[:80]}"
         (folder / f"{stem}.aec").write_bytes(case.data)
         (folder / f"{stem}.txt").write_text(f"{label}\n{detail}\n")
@@ -447,28 +451,25 @@ def main(argv: list[str] | None = None) -> int:
     began = time.time()
     seeds = make_seeds(args.seed)
     deadline = began + 60 * args.minutes if args.minutes else float("inf")
-    options = {"seed": args.seed, "fraction": args.recomputed_fraction}
-    options |= {"limit": args.max_pixels, "deadline": deadline}
+    run = Run(tuple(seeds), args.seed, args.recomputed_fraction, args.max_pixels, deadline)
     hang_seconds = 2 * time_bound(args.max_pixels) + 10
     print(f"{len(seeds)} seeds of {min(map(len, seeds))}..{max(map(len, seeds))} bytes")
     if args.workers:
-        pool = Pool(seeds, options, args.workers)
+        pool = Pool(run, args.workers)
         chunks = [(i, min(i + CHUNK, args.count)) for i in range(0, args.count, CHUNK)]
         started = time.time()
-        stats, cap = pool.run(chunks, hang_seconds), pool.cap
+        stats, cap = pool.fuzz(chunks, hang_seconds), pool.cap
     else:
         torch.set_num_threads(1)  # as in a worker: idle threads spin and inflate CPU time
         warm(seeds)
         started, cap = time.time(), 0
-        stats, _ = fuzz_range(
-            seeds, args.seed, 0, args.count, args.recomputed_fraction, args.max_pixels, deadline
-        )
+        stats, _ = fuzz_range(run, 0, args.count)
     print(table(stats, time.time() - started))
     print("\n" + bounds_text(args.max_pixels, cap, hang_seconds))
     for index, mode, outcome, label, detail in stats.failures[:20]:
         print(f"\n{outcome} ({mode}) case {index}: {label}\n{detail}")
     if args.save and stats.failures:
-        save(stats, seeds, options, args.save)
+        save(stats, run, args.save)
         print(f"\n{len(stats.failures)} files written to {args.save}")
     return 1 if stats.bugs() else 0
 

@@ -8,7 +8,6 @@ every machine and in every worker, so any case can be made again from its number
 
 import functools
 import random
-import re
 import struct
 import zlib
 from dataclasses import dataclass
@@ -106,8 +105,9 @@ def _set_payloads(segments: list[list], payloads: list[bytes]) -> None:
 
 def _boundary(rng: random.Random, size: int, top: int, old: int) -> tuple[str, int]:
     most = (1 << (8 * size)) - 1
-    choices = [("0", 0), ("1", 1), ("max", top), ("max+1", top + 1), ("all-ones", most)]
-    choices += [("high-bit", 1 << (8 * size - 1)), ("old-1", old - 1), ("old+1", old + 1)]
+    choices = [("0", 0), ("1", 1), ("max", top), ("max-plus-1", top + 1), ("all-ones", most)]
+    choices += [("high-bit", 1 << (8 * size - 1)), ("old-minus-1", old - 1)]
+    choices += [("old-plus-1", old + 1)]  # no "+" in labels: it joins stacked mutations
     choices += [("random", rng.randrange(most + 1))]
     name, value = rng.choice(choices)
     return name, value & most
@@ -144,24 +144,24 @@ def set_size(segments: list[list], rng: random.Random, context: dict) -> str:
     return f"size={w}x{h}"
 
 
-NAMES = [
-    "../x",
-    "/etc/passwd",
-    "a" * 255,
-    "é" * 127,
-    "x",
-    ".",
-    "/",
-    "hyperprior-vr",  # one other registry model only: each one is loaded and kept in memory
-    "HYPERPRIOR-SC-JOINT",
-    "hyperprior-sc-joint ",
-    "aecodec/weights/hyperprior-sc-joint",
-    "aecodec/weights/hyperprior-sc-joint.json",
-    "../main/aecodec/weights/hyperprior-sc-joint",
-    "/dev/null",
-    "hyperprior-sc-joint\x1b[31m",
-    "hyper\x00prior",
-]
+NAMES = {  # label -> model name
+    "dotdot-x": "../x",
+    "etc-passwd": "/etc/passwd",
+    "255-bytes": "a" * 255,
+    "254-bytes-of-e-acute": "é" * 127,
+    "x": "x",
+    "dot": ".",
+    "slash": "/",
+    "other-model": "hyperprior-vr",  # one other registry model: each one loaded stays in memory
+    "upper-case": "HYPERPRIOR-SC-JOINT",
+    "trailing-space": "hyperprior-sc-joint ",
+    "relative-weights": "aecodec/weights/hyperprior-sc-joint",
+    "relative-card": "aecodec/weights/hyperprior-sc-joint.json",
+    "dotdot-weights": "../main/aecodec/weights/hyperprior-sc-joint",
+    "dev-null": "/dev/null",
+    "escape-sequence": "hyperprior-sc-joint\x1b[31m",
+    "nul-byte": "hyper\x00prior",
+}
 
 
 def set_name(segments: list[list], rng: random.Random, context: dict) -> str:
@@ -169,15 +169,13 @@ def set_name(segments: list[list], rng: random.Random, context: dict) -> str:
     name, n = _find(segments, "name"), _find(segments, "n")
     if name is None or n is None:
         return "name-missing"
-    choice = rng.randrange(len(NAMES) + 3)
-    if choice < len(NAMES):
-        value, label = NAMES[choice].encode(), re.sub(r"[^A-Za-z0-9.-]", "_", NAMES[choice])[:24]
-    elif choice == len(NAMES):
-        value, label = b"\xff\xfe" + bytes(name[1][2:]), "not-utf8"
-    elif choice == len(NAMES) + 1:
-        value, label = b"", "empty"
+    label = rng.choice([*NAMES, "not-utf8", "empty", "absolute-shipped"])
+    if label in NAMES:
+        value = NAMES[label].encode()
+    elif label == "not-utf8":
+        value = b"\xff\xfe" + bytes(name[1][2:])
     else:
-        value, label = context["shipped"].encode(), "absolute-shipped"
+        value = {"empty": "", "absolute-shipped": context["shipped"]}[label].encode()
     name[1], n[1] = value[:255], bytes([min(len(value), 255)])
     return f"name-{label}"  # no "=": each name is counted on its own
 

@@ -45,7 +45,8 @@ def test_cases_are_a_function_of_seed_and_number(seeds):
 
 def test_a_short_run_finds_no_bug_and_raw_damage_never_decodes(seeds, one_thread):
     fuzz.warm(seeds)
-    stats, _ = fuzz.fuzz_range(seeds, 1, 0, 300, 0.25, LIMIT, time.time() + 30)
+    run = fuzz.Run(tuple(seeds), seed=1, fraction=0.25, deadline=time.time() + 30)
+    stats, _ = fuzz.fuzz_range(run, 0, 300)
     assert stats.bugs() == 0, stats.failures
     assert stats.outcomes["raw", "ok"] == 0  # the checksums catch what they should
     recomputed = sum(n for (mode, _), n in stats.outcomes.items() if mode == "recomputed")
