@@ -298,7 +298,7 @@ def train(
         out.print(f"model written to {weights}")
 
 
-from aecodec.cli_family import register  # noqa: E402  (the autoencoder family's commands)
+from aecodec.family.cli import register  # noqa: E402  (the autoencoder family's commands)
 
 register(app)
 

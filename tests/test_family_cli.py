@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from aecodec.cli import app, main
@@ -21,8 +22,13 @@ def call(*args):
 def tiny_vae(tmp_path_factory):
     """A VAE trained for one epoch on sklearn's digits through `aecodec fit`."""
     folder = tmp_path_factory.mktemp("fit")
-    result = call("fit", "digits", "--model", "vae", "--hidden", "16", "--epochs", "1",
-                  "--holdout", "97", "-o", folder / "tiny")  # fmt: skip
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a tiny model: threads only cost (several seconds on a busy host)
+    try:
+        result = call("fit", "digits", "--model", "vae", "--hidden", "16", "--epochs", "1",
+                      "--holdout", "97", "-o", folder / "tiny")  # fmt: skip
+    finally:
+        torch.set_num_threads(threads)
     assert result.exit_code == 0, result.output
     return folder / "tiny"
 
@@ -41,7 +47,9 @@ def test_fit_writes_weights_card_and_reconstruction_grid(tiny_vae):
 
 
 def test_embed_writes_codes_and_a_scatter_plot(tiny_vae, tmp_path):
-    result = call("embed", "digits", "-m", f"{tiny_vae}.safetensors", "-o", tmp_path / "z.npy")
+    result = call(
+        "embed", "digits", "--weights", f"{tiny_vae}.safetensors", "-o", tmp_path / "z.npy"
+    )
     assert result.exit_code == 0, result.output
     assert np.load(tmp_path / "z.npy").shape == (1797, 2)
     assert (tmp_path / "z.png").read_bytes()[:4] == b"\x89PNG"
@@ -49,7 +57,7 @@ def test_embed_writes_codes_and_a_scatter_plot(tiny_vae, tmp_path):
 
 
 def test_embed_to_csv_keeps_the_labels(tiny_vae, tmp_path):
-    result = call("embed", "digits", "-m", tiny_vae, "-o", tmp_path / "z.csv",
+    result = call("embed", "digits", "--weights", tiny_vae, "-o", tmp_path / "z.csv",
                   "--plot", tmp_path / "p.png")  # fmt: skip
     assert result.exit_code == 0, result.output
     lines = (tmp_path / "z.csv").read_text().splitlines()
@@ -57,9 +65,10 @@ def test_embed_to_csv_keeps_the_labels(tiny_vae, tmp_path):
 
 
 def test_generate_samples_and_interpolations(tiny_vae, tmp_path):
-    assert call("generate", "-m", tiny_vae, "-o", tmp_path / "s.png", "--count", "6").exit_code == 0
-    result = call("generate", "-m", tiny_vae, "-o", tmp_path / "i.png", "--interpolate", "0", "5",
-                  "--steps", "4", "--data", "digits")  # fmt: skip
+    result = call("generate", "--weights", tiny_vae, "-o", tmp_path / "s.png", "--count", "6")
+    assert result.exit_code == 0, result.output
+    result = call("generate", "--weights", tiny_vae, "-o", tmp_path / "i.png",
+                  "--interpolate", "0", "5", "--steps", "4", "--data", "digits")  # fmt: skip
     assert result.exit_code == 0, result.output
     from PIL import Image
 
@@ -67,13 +76,13 @@ def test_generate_samples_and_interpolations(tiny_vae, tmp_path):
 
 
 def test_reconstruct_prints_the_error(tiny_vae, tmp_path):
-    result = call("reconstruct", "digits", "-m", tiny_vae, "-o", tmp_path / "r.png")
+    result = call("reconstruct", "digits", "--weights", tiny_vae, "-o", tmp_path / "r.png")
     assert result.exit_code == 0 and "MSE" in result.output
 
 
 def test_existing_outputs_need_force(tiny_vae, tmp_path):
     (tmp_path / "s.png").write_bytes(b"old")
-    result = call("generate", "-m", tiny_vae, "-o", tmp_path / "s.png")
+    result = call("generate", "--weights", tiny_vae, "-o", tmp_path / "s.png")
     assert isinstance(result.exception, Exception) and "--force" in str(result.exception)
 
 
@@ -100,9 +109,11 @@ def test_shipped_models_run_without_a_data_argument(tmp_path, mnist_folder):
     "args, message",
     [(["fit", "nowhere.npy"], "no such data file"),
      (["fit", "digits", "--model", "gan"], "unknown model 'gan'"),
-     (["generate", "-m", "nope"], "unknown model 'nope'"),
-     (["embed", "x28.npy", "-m", "TINY"], "do not fit model"),
-     (["embed", "digits", "-m", "TINY", "-o", "z.txt"], ".npy or .csv")],
+     (["generate", "-m", "nope"], "autoencoder 'nope' is not installed"),
+     (["generate", "-m", "TINY"], "is not a model name"),
+     (["generate", "--weights", "nowhere.safetensors"], "does not exist"),
+     (["embed", "x28.npy", "--weights", "TINY"], "do not fit model 'tiny'"),
+     (["embed", "digits", "--weights", "TINY", "-o", "z.txt"], ".npy or .csv")],
 )  # fmt: skip
 def test_user_errors_are_one_line_and_status_1(args, message, tiny_vae, tmp_path, monkeypatch,
                                                capsys):  # fmt: skip
@@ -118,12 +129,22 @@ def test_user_errors_are_one_line_and_status_1(args, message, tiny_vae, tmp_path
     assert err.startswith("error: ") and message in err and len(err.strip().splitlines()) == 1
 
 
+def test_installed_autoencoders_are_listed_and_loaded_by_name(tiny_vae, tmp_path, monkeypatch):
+    monkeypatch.setenv("AECODEC_MODELS", str(tiny_vae.parent))
+    assert "tiny: vae autoencoder" in call("autoencoders").output
+    result = call("generate", "-m", "tiny", "-o", tmp_path / "s.png", "--count", "4")
+    assert result.exit_code == 0, result.output
+
+
 def test_every_family_command_has_help_and_is_in_the_docs():
     from pathlib import Path
 
-    from aecodec import cli_family
+    from aecodec.family.cli import app as family_app
 
     docs = (Path(__file__).parent.parent / "docs" / "family.md").read_text()
-    for command in ("fit", "embed", "generate", "reconstruct", "autoencoders"):
-        assert getattr(cli_family, command).__doc__, command
-        assert f"aecodec {command}" in docs, command
+    commands = {c.callback.__name__: c.callback for c in family_app.registered_commands}
+    assert set(commands) == {"fit", "embed", "generate", "reconstruct", "autoencoders"}
+    for name, command in commands.items():
+        assert command.__doc__, name
+        assert f"aecodec {name}" in docs, name
+    assert "--weights" in docs

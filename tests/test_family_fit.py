@@ -6,8 +6,8 @@ import torch
 from aecodec.family import zoo
 from aecodec.family.fit import OPTIMIZERS, FitConfig, fit
 from aecodec.family.losses import weight_penalty
+from aecodec.family.models import DenseAE, DenseConfig
 from aecodec.family.noise import NOISES, corrupt
-from aecodec.models.dense import DenseAE, DenseConfig
 
 CONFIG = DenseConfig(input_shape=(16,), hidden=(8,), latent=3)
 

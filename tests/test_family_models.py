@@ -9,9 +9,8 @@ from aecodec.errors import ModelError
 from aecodec.family import zoo
 from aecodec.family.fit import FitConfig, evaluate, fit
 from aecodec.family.losses import negative_elbo
-from aecodec.models.conv_ae import ConvAE, ConvConfig
-from aecodec.models.dense import DenseAE, DenseConfig
-from aecodec.models.vae import VAE, VAEConfig, kl_divergence, reparameterise
+from aecodec.family.models import VAE, ConvAE, ConvConfig, DenseAE, DenseConfig, VAEConfig
+from aecodec.family.models.vae import kl_divergence, reparameterise
 
 TINY = {
     "dense": DenseAE(DenseConfig(input_shape=(1, 8, 8), hidden=(16,), latent=4)),
@@ -41,8 +40,8 @@ def test_codes_and_reconstructions_have_the_declared_shapes(name):
 @pytest.mark.parametrize("name", TINY)
 def test_save_and_load_give_back_the_same_model(name, tmp_path):
     model = TINY[name].eval()
-    zoo.save(model, tmp_path / name, {"description": "test"}, half=False)
-    loaded = zoo.load(str(tmp_path / f"{name}.safetensors"))
+    zoo.save_model(model, tmp_path / name, {"description": "test"}, half=False)
+    loaded = zoo.load_model(weights=tmp_path / f"{name}.safetensors")
     assert loaded.model.config == model.config
     assert loaded.card["description"] == "test" and loaded.card["dtype"] == "float32"
     x = torch.rand(3, *model.config.input_shape)
@@ -51,16 +50,52 @@ def test_save_and_load_give_back_the_same_model(name, tmp_path):
 
 def test_half_precision_weights_halve_the_file_and_stay_close(tmp_path):
     model = TINY["dense"].eval()
-    full, half = zoo.save(model, tmp_path / "f", half=False), zoo.save(model, tmp_path / "h")
+    full = zoo.save_model(model, tmp_path / "f", {}, half=False)
+    half = zoo.save_model(model, tmp_path / "h", {})
     assert half.stat().st_size < 0.6 * full.stat().st_size
     x = torch.rand(3, 1, 8, 8)
-    torch.testing.assert_close(zoo.load(str(half)).model(x)["x_hat"], model(x)["x_hat"],
+    torch.testing.assert_close(zoo.load_model(weights=half).model(x)["x_hat"], model(x)["x_hat"],
                                atol=1e-2, rtol=0)  # fmt: skip
 
 
-def test_unknown_model_names_the_shipped_ones():
-    with pytest.raises(ModelError, match="unknown model 'nope'.*shipped autoencoders"):
-        zoo.load("nope")
+def test_an_unknown_name_lists_the_installed_autoencoders():
+    with pytest.raises(ModelError, match="autoencoder 'nope' is not installed.*mnist-conv"):
+        zoo.load_model("nope")
+
+
+@pytest.mark.parametrize("name", ["../weights/mnist-vae", "/tmp/x", "mnist-vae.safetensors/"])
+def test_a_name_is_never_a_path(name):
+    with pytest.raises(ModelError, match="not a model name.*--weights"):
+        zoo.load_model(name)
+
+
+def test_shipped_models_load_the_exact_tensors_of_their_files():
+    from safetensors.torch import load_file
+
+    assert set(zoo.available_models()) == {"mnist-conv", "mnist-dense", "mnist-vae"}
+    for name, path in zoo.available_models().items():
+        stored = load_file(str(path))
+        state = zoo.load_model(name).model.state_dict()
+        assert state.keys() == stored.keys()
+        for key, tensor in stored.items():
+            assert torch.equal(state[key], tensor.float()), (name, key)
+
+
+def test_weights_that_do_not_fit_the_card_are_one_model_error(tmp_path):
+    zoo.save_model(TINY["dense"], tmp_path / "m", {})
+    card = tmp_path / "m.json"
+    card.write_text(card.read_text().replace('"latent": 4', '"latent": 5'))
+    with pytest.raises(ModelError, match="do not fit the card") as error:
+        zoo.load_model(weights=tmp_path / "m.safetensors")
+    assert len(str(error.value).splitlines()) == 1
+
+
+def test_a_card_of_another_kind_of_model_is_refused(tmp_path):
+    zoo.save_model(TINY["dense"], tmp_path / "m", {})
+    card = tmp_path / "m.json"
+    card.write_text(card.read_text().replace('"family": "dense"', '"family": "hyperprior"'))
+    with pytest.raises(ModelError, match="no autoencoder family"):
+        zoo.load_model(weights=tmp_path / "m.safetensors")
 
 
 def test_kl_is_zero_for_the_standard_normal():
@@ -122,4 +157,4 @@ def test_vae_samples_from_the_prior_are_images():
 def test_shipped_autoencoders_stay_out_of_the_codec_registry():
     from aecodec.zoo import available_models
 
-    assert not set(zoo.available()) & set(available_models())
+    assert not set(zoo.available_models()) & set(available_models())

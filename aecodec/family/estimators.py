@@ -10,6 +10,8 @@ drop it into a Pipeline where PCA would go. `kind` picks the architecture: dense
 (dense VAE) or conv-vae; "sparse" and "denoising" are a dense one with `activity_l1` or `noise`.
 """
 
+from pathlib import Path
+
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
@@ -129,17 +131,18 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
     # -- weights ---------------------------------------------------------------------------
 
-    def save(self, path, card: dict | None = None):
+    def save(self, path: str | Path, card: dict | None = None) -> Path:
         """NAME.safetensors + NAME.json; the card records the training settings too."""
         check_is_fitted(self)
         card = {**(card or {}), "kind": self.kind, "training": self.fit_config_.to_dict(),
                 "input_layout": list(self.input_layout_)}  # fmt: skip
-        return zoo.save(self.module_, path, card)
+        return zoo.save_model(self.module_, path, card)
 
     @classmethod
-    def load(cls, name: str) -> "Autoencoder":
-        """A fitted estimator from a shipped name or a .safetensors path."""
-        loaded = zoo.load(name)
+    def load(cls, name: str | None = None, *, weights: str | Path | None = None) -> "Autoencoder":
+        """A fitted estimator: a shipped or installed autoencoder by name, or the one stored at
+        `weights` (a .safetensors path)."""
+        loaded = zoo.load_model(name, weights=weights)
         card, config = loaded.card, loaded.model.config
         kind = card.get("kind", card["family"])
         if kind == "vae" and getattr(config, "body", "dense") == "conv":
@@ -147,7 +150,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         fields = ("hidden", "widths", "activation", "latent_activation", "output_activation")
         est = cls(kind=kind, latent=config.latent,
                   **{f: getattr(config, f) for f in fields if hasattr(config, f)})  # fmt: skip
-        est.module_, est.card_ = loaded.model, card
+        est.module_, est.card_, est.name_ = loaded.model, card, loaded.name
         est.example_shape_ = tuple(config.input_shape)
         est.input_layout_ = tuple(card.get("input_layout", config.input_shape))
         est.n_features_in_ = int(np.prod(est.example_shape_))

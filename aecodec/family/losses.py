@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from aecodec.models.vae import kl_divergence
+from aecodec.family.models.vae import kl_divergence
 
 LOSSES = ("mse", "bce")
 

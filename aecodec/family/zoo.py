@@ -1,24 +1,26 @@
-"""Registry of the autoencoder family: configs, weights and cards, kept apart from the codecs.
+"""Registry of the autoencoder family, on the same verbs as the codec's (`aecodec.zoo`).
 
-A model is `NAME.safetensors` plus `NAME.json`; the card's `family` names the architecture and
-its `config` rebuilds it as `Model(Config.from_dict(card["config"]))`. Shipped models live in
-`aecodec/weights/family/`, out of sight of the codec registry's `weights/*.safetensors`.
+A model is `NAME.safetensors` plus `NAME.json`; the card's `family` (dense, conv or vae) names
+the architecture and its `config` rebuilds it as `Model(Config.from_dict(card["config"]))`.
+Shipped models live in `aecodec/family/weights/`, installed ones in the folders of
+$AECODEC_MODELS (a card's family keeps codec models and autoencoders apart there); weights
+anywhere else are loaded by path (`weights=`), the user's explicit choice, never by name.
 """
 
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 
+from aecodec import registry
 from aecodec.errors import ModelError
-from aecodec.models.conv_ae import ConvAE, ConvConfig
-from aecodec.models.dense import DenseAE, DenseConfig
-from aecodec.models.vae import VAE, VAEConfig
+from aecodec.family.models import VAE, ConvAE, ConvConfig, DenseAE, DenseConfig, VAEConfig
 
-SHIPPED = Path(__file__).parent.parent / "weights" / "family"
+SHIPPED = Path(__file__).parent / "weights"
 FAMILIES = {"dense": (DenseAE, DenseConfig), "conv": (ConvAE, ConvConfig), "vae": (VAE, VAEConfig)}
+MODELS = registry.Registry("autoencoder", SHIPPED, frozenset(FAMILIES))
 
 
 @dataclass
@@ -28,7 +30,13 @@ class LoadedAE:
     card: dict
 
 
+def available_models() -> dict[str, Path]:
+    """Shipped and installed autoencoder names -> their weight files (a shipped name wins)."""
+    return MODELS.available()
+
+
 def family_of(model: nn.Module) -> str:
+    """The registry family of a model instance: dense, conv or vae."""
     for name, (cls, _) in FAMILIES.items():
         if type(model) is cls:
             return name
@@ -40,46 +48,43 @@ def build(family: str, config: dict) -> nn.Module:
     if family not in FAMILIES:
         raise ModelError(f"unknown model family '{family}' (known: {', '.join(FAMILIES)})")
     cls, config_type = FAMILIES[family]
-    return cls(config_type.from_dict(config))
+    try:
+        return cls(config_type.from_dict(config))
+    except (TypeError, ValueError, RuntimeError) as error:  # unknown fields, impossible sizes
+        raise ModelError(f"the card's config cannot build a model: {error}") from None
 
 
-def available() -> dict[str, Path]:
-    """Shipped model names -> their weight files."""
-    return {p.stem: p for p in sorted(SHIPPED.glob("*.safetensors"))}
-
-
-def save(model: nn.Module, path: Path, card: dict | None = None, half: bool = True) -> Path:
-    """Write `path.safetensors` (float16 by default: half the file) and `path.json`."""
+def save_model(model: nn.Module, path: str | Path, card: dict, *, half: bool = True) -> Path:
+    """Write `path.safetensors` (float16 by default: half the file) and `path.json`; returns the
+    weights path. The card gains the model's family, config and the stored dtype."""
     path = Path(path)
     path = path.with_suffix("") if path.suffix in (".safetensors", ".json") else path
     path.parent.mkdir(parents=True, exist_ok=True)
-    dtype = "float16" if half else "float32"
     state = {k: (v.half() if half else v.float()).detach().cpu().contiguous()
              for k, v in model.state_dict().items()}  # fmt: skip
     weights = path.parent / (path.name + ".safetensors")
     save_file(state, str(weights))
-    card = {**(card or {}), "family": family_of(model), "config": model.config.to_dict(),
-            "dtype": dtype}  # fmt: skip
+    card = {**card, "family": family_of(model), "config": model.config.to_dict(),
+            "dtype": "float16" if half else "float32"}  # fmt: skip
     (path.parent / (path.name + ".json")).write_text(json.dumps(card, indent=2) + "\n")
     return weights
 
 
-def load(name: str) -> LoadedAE:
-    """A shipped model by name, or any model by the path of its .safetensors (or .json) file."""
-    weights = available().get(name)
-    if weights is None:
-        path = Path(name)
-        path = path.with_suffix("") if path.suffix in (".safetensors", ".json") else path
-        weights = path.parent / (path.name + ".safetensors")
-    card_path = weights.with_suffix(".json")
-    if not weights.is_file() or not card_path.is_file():
-        known = ", ".join(available()) or "none"
-        raise ModelError(f"unknown model '{name}' (shipped autoencoders: {known})")
+def load_model(name: str | None = None, *, weights: str | Path | None = None) -> LoadedAE:
+    """A shipped or installed autoencoder by its registry name, or, with `weights`, the model
+    stored at that path (a .safetensors file with its .json card beside it)."""
+    if weights is None and name is None:
+        raise ModelError("give an autoencoder's name or the path of its weights")
+    path = Path(weights) if weights is not None else MODELS.find(name)
+    stored = registry.read(path)
+    where = path if weights is not None else f"autoencoder '{name}'"
     try:
-        card = json.loads(card_path.read_text())
-        model = build(card["family"], card["config"])
-        model.load_state_dict({k: v.float() for k, v in load_file(str(weights)).items()})
-    except (KeyError, TypeError, ValueError, RuntimeError, OSError) as error:
-        raise ModelError(f"cannot load model '{name}': {error}") from None
+        family = stored.card.get("family")
+        if family not in FAMILIES:
+            raise ModelError(f"the card names no autoencoder family (got {family!r})")
+        model = build(family, stored.card["config"])
+        registry.load_state(model, {k: v.float() for k, v in stored.state.items()})
+    except ModelError as error:
+        raise ModelError(f"cannot load {where}: {error}") from None
     model.eval()
-    return LoadedAE(weights.stem, model, card)
+    return LoadedAE(stored.name, model, stored.card)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from torch import Tensor, nn
 
 from aecodec.config import JsonConfig
-from aecodec.models.dense import PlainAutoencoder, activation
+from aecodec.family.models.dense import PlainAutoencoder, activation
 
 
 def stage_sizes(size: int, stages: int) -> list[int]:

@@ -16,8 +16,8 @@ import torch
 from torch import Tensor, nn
 
 from aecodec.config import JsonConfig
-from aecodec.models.conv_ae import conv_decoder, conv_encoder, flat_size
-from aecodec.models.dense import activation, mlp
+from aecodec.family.models.conv import conv_decoder, conv_encoder, flat_size
+from aecodec.family.models.dense import activation, mlp
 
 
 def kl_divergence(mu: Tensor, logvar: Tensor) -> Tensor:
