@@ -217,6 +217,7 @@ class Stats:
     mutations: Counter = field(default_factory=Counter)  # (mutation kind, mode, outcome)
     seconds: Counter = field(default_factory=Counter)  # mode -> seconds spent in judge()
     failures: list = field(default_factory=list)  # (index, mode, outcome, label, detail)
+    rss: dict = field(default_factory=dict)  # worker -> its RSS growth since start-up, bytes
 
     def record(self, case: Case, outcome: str, detail: str, seconds: float = 0.0) -> None:
         self.files += 1
@@ -236,6 +237,7 @@ class Stats:
         self.mutations.update(other.mutations)
         self.seconds.update(other.seconds)
         self.failures += other.failures
+        self.rss.update(other.rss)  # the latest chunk's: a leak shows as growth over the run
 
     def bugs(self) -> int:
         return sum(n for (_, outcome), n in self.outcomes.items() if outcome in BUGS)
@@ -301,6 +303,7 @@ def _worker(number: int, conn, run: Run, progress) -> None:
     cap = _status("VmSize:") + memory_bound(run.limit)
     resource.setrlimit(resource.RLIMIT_AS, (cap, resource.getrlimit(resource.RLIMIT_AS)[1]))
     conn.send(("ready", cap))
+    rss = _status("VmRSS:")
     while (task := conn.recv()) is not None:
         start, stop = task
         progress[4 * number + 2 : 4 * number + 4] = [start, stop]
@@ -310,6 +313,7 @@ def _worker(number: int, conn, run: Run, progress) -> None:
 
         stats, reached = fuzz_range(run, start, stop, started, measure_memory=True)
         progress[4 * number + 1] = 0.0
+        stats.rss[number] = _status("VmRSS:") - rss
         conn.send((start, reached, stats))
 
 
@@ -472,6 +476,9 @@ def main(argv: list[str] | None = None) -> int:
         stats, _ = fuzz_range(run, 0, args.count)
     print(table(stats, time.time() - started))
     print("\n" + bounds_text(args.max_pixels, cap, hang_seconds))
+    if stats.rss:
+        growth = ", ".join(f"{n >> 20} MiB" for _, n in sorted(stats.rss.items()))
+        print(f"workers' RSS growth since start-up, at the end: {growth}")
     for index, mode, outcome, label, detail in stats.failures[:20]:
         print(f"\n{outcome} ({mode}) case {index}: {label}\n{detail}")
     if args.save and stats.failures:
