@@ -21,9 +21,10 @@ failed allocation, even one reported as an AecodecError), `hang` (killed by the 
 
 Bounds, per pixel the header claims (a tiny file may describe a large flat image; LIMIT is what
 stops a bomb). Measured 2026-12-01 on the 2-core machine with one thread per worker, a valid file
-decodes in about 20 ms + 4 us per pixel and its peak RSS grows by at most ~800 bytes per pixel
-(1024x1024: 4.3 s, +300 MB). Allowed, with room for a busy machine:
-    time    TIME_BASE + TIME_PER_PIXEL x pixels       = 1 s + 40 us per pixel
+decodes in about 20 ms + 4 to 5.5 us of CPU per pixel and its peak RSS grows by about 800 bytes
+per pixel (384x384: 0.8 s, +107 MiB; 1024x1024: 4.3 s, +300 MiB); each run measures a 384x384
+file again and prints it beside the bounds. Allowed, with room for a busy machine:
+    time    TIME_BASE + TIME_PER_PIXEL x pixels       = 1 s + 40 us of CPU per pixel
     memory  MEMORY_BASE + MEMORY_PER_PIXEL x pixels   = 256 MiB + 2 KiB per pixel (peak RSS)
 Each worker's address space is capped (RLIMIT_AS) at its size after start-up plus the memory
 bound at LIMIT pixels, so a larger allocation fails at once; the watchdog kills a worker whose
@@ -177,6 +178,25 @@ def judge(
         bound = time_bound(pixels)
         return "slow", f"{seconds:.2f} s for {pixels} pixels, bound {bound:.2f} s ({outcome})"
     return outcome, detail
+
+
+def calibrate(side: int = 384) -> str:
+    """A valid side x side file's decode, measured here (CPU time, peak RSS), against the bounds:
+    what the bounds are for, on this machine today."""
+    yy, xx = np.mgrid[0:side, 0:side] / side
+    image = (127 + 100 * np.sin(9 * xx) * np.cos(7 * yy)).astype(np.uint8)
+    data, pixels = aecodec.compress(np.stack([image] * 3, -1), 75), side * side
+    decode(data, LIMIT)  # the model and its float64 synthesis, loaded before the measurement
+    before = _reset_peak()
+    start = time.process_time()
+    outcome, _ = decode(data, LIMIT)
+    seconds = time.process_time() - start
+    growth = _status("VmHWM:") - before if before is not None else 0
+    return (
+        f"a valid {side}x{side} file ({outcome}) decodes here in {seconds:.2f} s of CPU "
+        f"({1e6 * seconds / pixels:.1f} us/pixel, bound {time_bound(pixels):.2f} s) with peak RSS "
+        f"+{growth >> 20} MiB ({growth // pixels} B/pixel, bound {memory_bound(pixels) >> 20} MiB)"
+    )
 
 
 def warm(seeds: list[bytes]) -> None:
@@ -465,6 +485,7 @@ def main(argv: list[str] | None = None) -> int:
     run = Run(tuple(seeds), args.seed, args.recomputed_fraction, args.max_pixels, deadline)
     hang_seconds = 2 * time_bound(args.max_pixels) + 10
     print(f"{len(seeds)} seeds of {min(map(len, seeds))}..{max(map(len, seeds))} bytes")
+    print(calibrate())
     if args.workers:
         pool = Pool(run, args.workers)
         chunks = [(i, min(i + CHUNK, args.count)) for i in range(0, args.count, CHUNK)]
