@@ -73,13 +73,13 @@ def test_random_bytes_are_stored_never_larger_than_a_stored_copy_plus_headers(co
 
 
 def test_blocks_and_lanes(codec, monkeypatch):
-    monkeypatch.setattr(api, "BLOCK_SIZE", 2000)
-    monkeypatch.setattr("aecodec.text.coding.MIN_LANE", 300)
-    data = text(6000) + random.Random(2).randbytes(2000) + text(1000, seed=3)
+    monkeypatch.setattr(api, "BLOCK_SIZE", 1000)
+    monkeypatch.setattr("aecodec.text.coding.MIN_LANE", 100)
+    data = text(3000) + random.Random(2).randbytes(1000) + text(400, seed=3)
     packed = api.compress(data, codec)
     blocks = api.info(packed)["blocks"]
     assert [b["kind"] for b in blocks] == ["coded"] * 3 + ["stored", "coded"]
-    assert [b["lanes"] for b in blocks] == [6, 6, 6, 0, 3]
+    assert [b["lanes"] for b in blocks] == [10, 10, 10, 0, 4]
     assert api.decompress(packed, codec) == data
 
 

@@ -19,18 +19,21 @@ import functools
 
 import numpy as np
 
-TABLE_BITS = 22  # slots per context order
-ORDERS = (1, 2, 3, 4, 6)  # byte orders hashed from the lane's last bytes
+TABLE_BITS = 21  # slots per context order
+ORDERS = (1, 2, 3, 4, 5, 6, 8)  # byte orders hashed from the lane's last bytes
 N_CONTEXTS = len(ORDERS) + 2  # + the word, + order 0
 N_INPUTS = N_CONTEXTS + 2  # + the pretrained model, + a bias
 COUNT_LIMIT = 255  # the table's learning rate falls as 1 / (n + 1.5) down to this
-MIX_SHIFT = 14  # mixer learning rate: dw = err * x >> MIX_SHIFT (weights scaled by 2**16)
+MIX_SHIFT = 12  # mixer learning rate: dw = err * x >> MIX_SHIFT (weights scaled by 2**16)
 MIX_INIT = 1 << 14  # initial weight of each input (0.25)
 BIAS = 256
+APM_RATE = 6
+MIXER2_SETS = 16 * 8
+MIXER_SETS = 256 * N_CONTEXTS  # partial byte x number of byte contexts seen before (0..6)
 _MUL = np.uint64(0x9E3779B97F4A7C15)
 _MASK = (1 << TABLE_BITS) - 1
 _P_LOW, _P_HIGH = -(1 << 15) + 32, (1 << 15) - 32
-_ONES = np.ones(256 * N_CONTEXTS, dtype=np.int32)
+_ONES = np.ones(256 * N_CONTEXTS, dtype=np.int16)
 _SQUASH_POINTS = (
     1, 2, 3, 6, 10, 16, 27, 45, 73, 120, 194, 310, 488, 747, 1101, 1546, 2047,
     2549, 2994, 3348, 3607, 3785, 3901, 3975, 4022, 4050, 4068, 4079, 4085, 4089, 4092, 4093, 4094,
@@ -61,15 +64,46 @@ def _rates() -> np.ndarray:
     return np.array([(1 << 16) * 2 // (2 * n + 3) for n in range(COUNT_LIMIT + 1)], np.int64)
 
 
+def _squash(dot: np.ndarray) -> np.ndarray:
+    p = squash_table()[np.minimum(np.maximum(dot, -2047), 2047) + 2047]
+    return np.minimum(np.maximum(p, 1), 4095)
+
+
+class APM:
+    """Adaptive probability map (secondary estimation): a probability and a context in, a
+    refined probability out, interpolated between 33 buckets of the stretch domain and learning
+    which of them fits (lpaq1's APM, shared by the lanes)."""
+
+    def __init__(self, contexts: int) -> None:
+        buckets = squash_table()[np.clip((np.arange(33) - 16) * 128, -2047, 2047) + 2047]
+        self.table = np.tile(buckets * 16, contexts).astype(np.int32)
+
+    def refine(self, p: np.ndarray, context: np.ndarray) -> np.ndarray:
+        s = stretch_table()[p] + 2048
+        low, w = context * 33 + (s >> 7), s & 127
+        self._index = low + (w >> 6)  # the nearer bucket learns
+        return (self.table[low] * (128 - w) + self.table[low + 1] * w) >> 11
+
+    def update(self, y: np.ndarray) -> None:
+        target = (y << 16) + (y << APM_RATE) - y - y
+        delta = (target - self.table[self._index]) >> APM_RATE
+        np.add.at(self.table, self._index, delta.astype(np.int32))
+        self.table[self._index] = np.minimum(np.maximum(self.table[self._index], 0), 65535)
+
+
 class Mixer:
     """The shared state of one block's lanes: context tables, counts and mixer weights."""
 
     def __init__(self, lanes: int) -> None:
         size = N_CONTEXTS << TABLE_BITS
         self.prob = np.zeros(size, dtype=np.int32)  # p(1) - 2**15, scaled by 2**16
-        self.count = np.zeros(size, dtype=np.int32)
-        self.weights = np.full((256, N_INPUTS), MIX_INIT, dtype=np.int64)
+        self.count = np.zeros(size, dtype=np.int16)
+        self.check = np.zeros(size, dtype=np.uint8)  # 8 more bits of the context's hash
+        self.weights = np.full((MIXER_SETS, N_INPUTS), MIX_INIT, dtype=np.int64)
         self.flat_weights = self.weights.reshape(-1)  # a view: updates go through it
+        self.weights2 = np.full((MIXER2_SETS, N_INPUTS), MIX_INIT, dtype=np.int64)
+        self.flat_weights2 = self.weights2.reshape(-1)
+        self.apm1, self.apm2 = APM(1 << 16), APM(1 << 16)
         self.history = np.zeros(lanes, dtype=np.uint64)  # the lane's last 8 bytes
         self.word = np.zeros(lanes, dtype=np.uint64)  # hash of the current word's letters
         self._offsets = np.arange(N_CONTEXTS, dtype=np.int64) << TABLE_BITS
@@ -82,10 +116,14 @@ class Mixer:
             keys = [(h & m) * _MUL + np.uint64(i + 1) for i, m in enumerate(self._order_masks)]
             keys.append(self.word[:active] * _MUL + np.uint64(len(ORDERS) + 1))
             keys.append(np.zeros(active, dtype=np.uint64))
-            mixed = [(k * _MUL) >> np.uint64(64 - TABLE_BITS) for k in keys]
-        self._bases = np.stack(mixed, axis=1).astype(np.int64)
+            mixed = np.stack([k * _MUL for k in keys], axis=1)
+        self._bases = (mixed >> np.uint64(64 - TABLE_BITS)).astype(np.int64)
+        self._checks = (mixed >> np.uint64(56 - TABLE_BITS)).astype(np.uint8)
         self._c0 = np.ones(active, dtype=np.int64)
         self._bit = 7
+        last2 = (h & np.uint64(0xFFFF)).astype(np.int64)
+        self._apm1_context = (last2 & 0xFF) << 8
+        self._apm2_context = (last2 * 0x2F0B) & 0xFFFF
         if byte_weights is None:
             self._cumulative = None
         else:
@@ -98,16 +136,29 @@ class Mixer:
         c0, stretch = self._c0, stretch_table()
         spread = (c0 * 0x2545F491) & _MASK  # odd multiplier: a bijection of c0 on the slots
         self._idx = (self._bases ^ spread[:, None]) + self._offsets
-        self._p16 = self.prob[self._idx].astype(np.int64) + (1 << 15)
+        # A slot that holds another context (its check bits differ) counts as never seen.
+        self._hit = self.check[self._idx] == self._checks
+        self._p16 = np.where(self._hit, self.prob[self._idx], 0).astype(np.int64) + (1 << 15)
+        self._count = np.where(self._hit, self.count[self._idx], 0)
+        # The mixer's weight set: the bits seen so far, and how many of the byte contexts
+        # (orders 1-6 and the word) have been seen before (PAQ selects by match order so).
+        seen = (self._count[:, : N_CONTEXTS - 1] > 0).sum(axis=1)
+        self._set = seen * 256 + c0
         inputs = np.empty((len(c0), N_INPUTS), dtype=np.int64)
         inputs[:, :N_CONTEXTS] = stretch[self._p16 >> 4]
-        inputs[:, N_CONTEXTS] = stretch[self._model_bit()]
+        model_stretch = stretch[self._model_bit()]
+        inputs[:, N_CONTEXTS] = model_stretch
+        # A second mixer's weight set: the model's confidence (16 buckets) and the bit position.
+        self._set2 = ((model_stretch + 2048) >> 8) * 8 + self._bit
         inputs[:, N_CONTEXTS + 1] = BIAS
         self._inputs = inputs
-        dot = (inputs * self.weights[c0]).sum(axis=1) >> 16
-        p = squash_table()[np.minimum(np.maximum(dot, -2047), 2047) + 2047]
-        self._p = np.minimum(np.maximum(p, 1), 4095)
-        return self._p
+        dot1 = (inputs * self.weights[self._set]).sum(axis=1) >> 16
+        dot2 = (inputs * self.weights2[self._set2]).sum(axis=1) >> 16
+        self._p1, self._p2 = _squash(dot1), _squash(dot2)
+        self._p = p = _squash((dot1 + dot2) >> 1)
+        a1 = self.apm1.refine(p, self._apm1_context | c0)
+        a2 = self.apm2.refine(p, self._apm2_context ^ c0)
+        return np.minimum(np.maximum((p + a1 + 2 * a2 + 2) >> 2, 1), 4095)
 
     def _model_bit(self) -> np.ndarray:
         if self._cumulative is None:
@@ -119,24 +170,34 @@ class Mixer:
         low, mid, high = c[rows, lo], c[rows, lo + (1 << shift)], c[rows, lo + (2 << shift)]
         total = high - low
         p = ((high - mid) * 4096 + total // 2) // np.maximum(total, 1)
-        return np.where(total > 0, np.clip(p, 1, 4095), 2048)
+        return np.where(total > 0, np.minimum(np.maximum(p, 1), 4095), 2048)
 
     def update(self, bits: np.ndarray) -> None:
         """Learn from the coded bits (one per active lane) and move to the next bit."""
         y = bits.astype(np.int64)
         idx = self._idx.ravel()  # np.add.at is fast on flat indices of the array's own dtype
-        count = self.count[idx]
+        miss = ~self._hit.ravel()
+        if miss.any():  # the new context takes the slot over; of two at once, the larger check
+            taken = idx[miss]
+            self.prob[taken] = 0
+            self.count[taken] = 0
+            np.maximum.at(self.check, taken, self._checks.ravel()[miss])
+        count = self._count.ravel()
         delta = (((y << 16)[:, None] - self._p16).ravel() * _rates()[count]) >> 16
         np.add.at(self.prob, idx, delta.astype(np.int32))
         np.add.at(self.count, idx, _ONES[: len(idx)])
         # Lanes that hit one slot together may overshoot: clamp (the same value for each).
         self.prob[idx] = np.minimum(np.maximum(self.prob[idx], _P_LOW), _P_HIGH)
         self.count[idx] = np.minimum(self.count[idx], COUNT_LIMIT)
-        err = (y << 12) - self._p
-        cells = (self._c0 * N_INPUTS)[:, None] + np.arange(N_INPUTS)
-        np.add.at(
-            self.flat_weights, cells.ravel(), ((self._inputs * err[:, None]) >> MIX_SHIFT).ravel()
-        )
+        self.apm1.update(y)
+        self.apm2.update(y)
+        for flat, sets, p in (
+            (self.flat_weights, self._set, self._p1),
+            (self.flat_weights2, self._set2, self._p2),
+        ):
+            err = (y << 12) - p
+            cells = (sets * N_INPUTS)[:, None] + np.arange(N_INPUTS)
+            np.add.at(flat, cells.ravel(), ((self._inputs * err[:, None]) >> MIX_SHIFT).ravel())
         self._c0 = self._c0 * 2 + y
         self._bit -= 1
 

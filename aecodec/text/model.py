@@ -127,8 +127,8 @@ class ExactTextModel:
         h = acc.clamp_(0, ACT_MAX).double()
         h = _requant(h @ self.w2 + self.b2).clamp_min_(0)
         logits = _requant(h @ self.w3 + self.b3)
-        gap = (logits.max(dim=1, keepdim=True).values - logits).long().numpy()
-        return exp_table()[np.minimum(gap, EXP_RANGE)]
+        gap = (logits.max(dim=1, keepdim=True).values - logits).clamp_(max=EXP_RANGE).long()
+        return _exp_tensor()[gap].numpy()
 
 
 def _fixed(t: Tensor, bits: int) -> np.ndarray:
@@ -143,6 +143,11 @@ def _check(fan_in: int, w: np.ndarray, a: np.ndarray | None, b) -> None:
     a_max = ACT_MAX if a is None else np.abs(a).max()
     if fan_in * np.abs(w).max() * a_max + np.abs(b).max() >= EXACT_LIMIT:
         raise ModelError("text model weights too large for exact float64 sums")
+
+
+@functools.cache
+def _exp_tensor() -> Tensor:
+    return torch.from_numpy(exp_table())
 
 
 @functools.cache

@@ -3,10 +3,11 @@
     nohup nice -n 19 python -m aecodec.text.train ~/data/text/train.txt --val ~/data/text/val.txt \
         --out ~/runs/text > ~/runs/text/log 2>&1 &
 
-runs on one thread until `--steps` (or forever at the final learning rate), writes
+runs on one thread, the learning rate falling over `--steps` then staying at its floor, writes
 OUT/latest.safetensors + .json (model card) and OUT/optimizer.safetensors + state.json every
-`--checkpoint-minutes`, and resumes from them when started again with the same OUT. No pickle:
-the optimizer's moments are plain tensors in safetensors.
+`--checkpoint-minutes`, and resumes from them when started again with the same OUT (`--steps`
+then changes the schedule's length). No pickle: the optimizer's moments are plain tensors in
+safetensors.
 """
 
 import argparse
@@ -71,7 +72,12 @@ def bits_per_byte(model: TextModel, data: Tensor, chunk: int = 8192) -> float:
 
 
 def train(
-    data_path: Path, out: Path, val_path: Path | None, config: TrainConfig, model_config
+    data_path: Path,
+    out: Path,
+    val_path: Path | None,
+    config: TrainConfig,
+    model_config: TextModelConfig,
+    steps_given: bool = False,
 ) -> None:
     torch.set_num_threads(1)
     out.mkdir(parents=True, exist_ok=True)
@@ -82,7 +88,9 @@ def train(
         model, card, _ = load(latest)
         state = json.loads((out / "state.json").read_text())
         step, best = state["step"], state.get("val_bpb")
-        config = TrainConfig(**state["train_config"])
+        # The saved schedule goes on, except its length when --steps says otherwise.
+        steps = config.steps if steps_given else state["train_config"]["steps"]
+        config = dataclasses.replace(TrainConfig(**state["train_config"]), steps=steps)
         print(f"resumed at step {step} from {latest}", flush=True)
     else:
         torch.manual_seed(config.seed)
@@ -159,14 +167,14 @@ def main() -> None:
     parser.add_argument("data", type=Path)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--val", type=Path)
-    parser.add_argument("--steps", type=int, default=TrainConfig.steps)
+    parser.add_argument("--steps", type=int, help=f"schedule length [{TrainConfig.steps}]")
     parser.add_argument("--batch", type=int, default=TrainConfig.batch)
     parser.add_argument("--context", type=int, default=TextModelConfig.context)
     parser.add_argument("--hidden", type=int, default=TextModelConfig.hidden)
     args = parser.parse_args()
-    config = TrainConfig(steps=args.steps, batch=args.batch)
+    config = TrainConfig(steps=args.steps or TrainConfig.steps, batch=args.batch)
     model_config = TextModelConfig(context=args.context, hidden=args.hidden)
-    train(args.data, args.out, args.val, config, model_config)
+    train(args.data, args.out, args.val, config, model_config, args.steps is not None)
 
 
 if __name__ == "__main__":
