@@ -113,6 +113,9 @@ def test_shipped_models_run_without_a_data_argument(tmp_path, mnist_folder):
      (["generate", "-m", "TINY"], "is not a model name"),
      (["generate", "--weights", "nowhere.safetensors"], "does not exist"),
      (["embed", "x28.npy", "--weights", "TINY"], "do not fit model 'tiny'"),
+     (["reconstruct", "--weights", "TINY"], "names no demo data: give a DATA argument"),
+     (["generate", "--weights", "TINY", "--interpolate", "0", "a.png", "--data", "digits"],
+      "cannot read a.png as an image"),
      (["embed", "digits", "--weights", "TINY", "-o", "z.txt"], ".npy or .csv")],
 )  # fmt: skip
 def test_user_errors_are_one_line_and_status_1(args, message, tiny_vae, tmp_path, monkeypatch,
