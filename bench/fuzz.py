@@ -76,28 +76,26 @@ SEED_SPECS = [  # (height, width, layout, quality, with metadata): small, so dec
 def make_seeds(seed: int = 0, specs: list[tuple] = SEED_SPECS) -> list[bytes]:
     """Small valid .aec files from the shipped default model, one per entry of `specs`; two of
     SEED_SPECS carry an ICC profile, EXIF and XMP (the metadata block)."""
-    rng = np.random.default_rng(seed)
-    seeds = []
+    rng, seeds = np.random.default_rng(seed), []
     for h, w, layout, quality, metadata in specs:
         yy, xx = np.mgrid[0:h, 0:w] / max(h, w)
-        planes = [
-            0.5 + 0.4 * np.sin(rng.uniform(2, 9) * xx + rng.uniform(0, 6) * yy) for _ in layout
-        ]
-        noisy = np.stack(planes, -1) + rng.normal(0, 0.05, (h, w, len(layout)))
-        image = Image.fromarray(
-            (np.clip(noisy, 0, 1) * 255).astype(np.uint8).squeeze(-1 if layout == "L" else None),
-            layout,
-        )
+        planes = [0.5 + 0.4 * np.sin(rng.uniform(2, 9) * xx + rng.uniform(0, 6) * yy)]
+        planes += [0.5 + 0.4 * np.cos(rng.uniform(2, 9) * yy) for _ in layout[1:]]
+        pixels = np.stack(planes, -1) + rng.normal(0, 0.05, (h, w, len(layout)))
+        pixels = (np.clip(pixels, 0, 1) * 255).astype(np.uint8)
+        image = Image.fromarray(pixels[..., 0] if layout == "L" else pixels, layout)
         if metadata:
-            exif = Image.Exif()
-            exif[0x010E] = "fuzz seed"  # ImageDescription
-            image.info["icc_profile"] = ImageCms.ImageCmsProfile(
-                ImageCms.createProfile("sRGB")
-            ).tobytes()
-            image.info["exif"] = exif.tobytes()
-            image.info["xmp"] = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"/>'
+            image.info.update(_metadata())
         seeds.append(aecodec.compress(image, quality))
     return seeds
+
+
+def _metadata() -> dict:
+    """An sRGB profile, EXIF with a description, and a minimal XMP packet, as Pillow reads them."""
+    exif = Image.Exif()
+    exif[0x010E] = "fuzz seed"  # ImageDescription
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    return {"icc_profile": profile, "exif": exif.tobytes(), "xmp": b'<x:xmpmeta xmlns:x="x"/>'}
 
 
 # Judging one case ----------------------------------------------------------------------------
@@ -431,13 +429,12 @@ def table(stats: Stats, elapsed: float) -> str:
     lines += ["", "| refusal | first words of the message | files |", "|---|---|---:|"]
     for (kind, words), n in stats.messages.most_common(25):
         lines.append(f"| {kind} | {words.replace('|', '/')} | {n:,} |")
-    lines += [
-        "",
-        "| mutation | raw | recomputed | recomputed ok | bugs |",
-        "|---|---:|---:|---:|---:|",
-    ]
-    kinds = sorted({kind for kind, _, _ in stats.mutations})
-    for kind in kinds:
+    return "\n".join([*lines, "", *_mutation_table(stats)])
+
+
+def _mutation_table(stats: Stats) -> list[str]:
+    lines = ["| mutation | raw | recomputed | recomputed ok | bugs |", "|---|---:|---:|---:|---:|"]
+    for kind in sorted({kind for kind, _, _ in stats.mutations}):
         row = Counter()
         for (k, mode, outcome), n in stats.mutations.items():
             if k == kind:
@@ -446,7 +443,7 @@ def table(stats: Stats, elapsed: float) -> str:
                 row["bugs"] += n if outcome in BUGS else 0
         cells = " | ".join(f"{row[c]:,}" for c in ("raw", "recomputed", "ok", "bugs"))
         lines.append(f"| {kind} | {cells} |")
-    return "\n".join(lines)
+    return lines
 
 
 def bounds_text(limit: int, cap: int, hang_seconds: float) -> str:
