@@ -1,8 +1,8 @@
 """The public coding API: images in, `.aec` bytes out, and back.
 
 compress: read the picture, pad it to the model's stride, run the analysis tile by tile, code the
-latents (see `Hyperprior.compress_latent`; the symbols are chosen for rate and distortion, see
-entropy.rdoq), store alpha losslessly, wrap it all in the container.
+latents (`Hyperprior.compress`, through the latent codec: aecodec.latent), store alpha losslessly
+and the metadata as it came, wrap it all in the container.
 decompress: the reverse; the container names the model and a hash of its weights, so a file is
 only ever decoded by the exact weights that wrote it.
 """
@@ -22,7 +22,6 @@ import torch.nn.functional as F
 from PIL import Image
 
 from aecodec import bitstream
-from aecodec.entropy import rdoq
 from aecodec.errors import BitstreamError, ModelError, OutOfMemory
 from aecodec.image import Picture, check_pixels, read_picture, to_pil
 from aecodec.models.hyperprior import Hyperprior
@@ -99,7 +98,7 @@ def compress_picture(
             "letters, digits, '.', '_' and '-' (at most 64)"
         )
     h, w = picture.rgb.shape[:2]
-    y = _analyse(loaded.model, picture.rgb)
+    y = analyse(loaded.model, picture.rgb)
 
     def encode(q: float) -> Compressed:
         return _encode(loaded, picture, y, q, block)
@@ -114,23 +113,20 @@ def compress_picture(
     return _fit(encode, target)
 
 
-def _analyse(net: Hyperprior, rgb: np.ndarray) -> torch.Tensor:
+def analyse(net: Hyperprior, rgb: np.ndarray) -> torch.Tensor:
     """The latent y before gains: the expensive part, shared by every quality tried."""
     h, w = rgb.shape[:2]
     x = torch.from_numpy(rgb).permute(2, 0, 1)[None].float().div(255)
     x = F.pad(x, (0, _pad(w, net.stride), 0, _pad(h, net.stride)), mode="replicate")
     with torch.no_grad():
-        return tiled(net.g_a, x, 1 / 16, ANALYSIS_TILE, MARGIN_PIXELS)
+        return tiled(net.g_a, x, 1 / net.y_stride, ANALYSIS_TILE, MARGIN_PIXELS)
 
 
 def _encode(
     loaded: LoadedModel, picture: Picture, y: torch.Tensor, quality: float, block: bytes
 ) -> Compressed:
-    net = loaded.model
-    gain, inverse_gain = net.gains(quality)
-    y = y * gain
-    tau = rdoq.tradeoff(net.g_s, y, inverse_gain, net.rd_lambda(quality))
-    payloads, rates = net.compress_latent(y, tau)  # nearest tables: format 2
+    coded = loaded.model.compress(y, quality)  # nearest tables: format 2
+    payloads = list(coded.strings)
     if picture.alpha is not None:
         payloads.append(_png(picture.alpha))
     if block:
@@ -139,7 +135,7 @@ def _encode(
     fields = (loaded.name, loaded.weights_hash, quality, w, h, picture.layout)
     header = bitstream.Header(*fields, has_metadata=bool(block))
     data = bitstream.pack(header, payloads)
-    return Compressed(data, header, rates["estimated_bits"], list(picture.warnings))
+    return Compressed(data, header, coded.estimated_bits, list(picture.warnings))
 
 
 def _fit(encode, target: float) -> Compressed:
@@ -192,10 +188,11 @@ def decompress(
         block, payloads = payloads[-1], payloads[:-1]
         metadata = metadata if strip else bitstream.unpack_metadata(block)
     key = (header.model, _key(weights))
+    net = cached_model(*key).model
     with _out_of_memory(header):
-        g_s = cached_synthesis(*key) if exact else cached_model(*key).model.g_s
+        g_s = cached_synthesis(*key) if exact else net.g_s
         with torch.no_grad():  # Float64Synthesis takes the float32 tiles to float64 itself
-            x_hat = tiled(g_s, y_hat, 16, SYNTHESIS_TILE, MARGIN_LATENT)
+            x_hat = tiled(g_s, y_hat, net.y_stride, SYNTHESIS_TILE, MARGIN_LATENT)
     x_hat = x_hat[0, :, : header.height, : header.width].clamp(0, 1)
     rgb = x_hat.mul(255).round().to(torch.uint8).permute(1, 2, 0).numpy()
     alpha = _unpng(payloads[-1], header) if header.has_alpha else None
@@ -216,20 +213,20 @@ def decode_latents(
             f"(file {header.weights_hash.hex()}, loaded {loaded.weights_hash.hex()})"
         )
     net = loaded.model
-    expected = net.latent_payloads + header.has_alpha + header.has_metadata
+    latent = net.latent_codec.payloads
+    expected = latent + header.has_alpha + header.has_metadata
     if len(payloads) != expected:
         raise BitstreamError(f"expected {expected} payloads, found {len(payloads)}")
     z_shape = (math.ceil(header.height / net.stride), math.ceil(header.width / net.stride))
     nearest = header.format_version >= 2  # format 1 coded y with the next wider tables
     with _out_of_memory(header):
         try:
-            y_hat = net.decompress_latent(payloads[: net.latent_payloads], z_shape, nearest)
+            y_hat = net.decompress(payloads[:latent], z_shape, header.quality, nearest)
         except (ValueError, IndexError, AssertionError, OverflowError) as error:
             # Only crafted files get here (the checksums catch accidents); constriction reports
             # data that no encoder could have written with an AssertionError.
             raise BitstreamError(f"corrupted latent stream: {error}") from None
-    _, inverse_gain = net.gains(header.quality)
-    return header, payloads, y_hat * inverse_gain
+    return header, payloads, y_hat
 
 
 @contextlib.contextmanager

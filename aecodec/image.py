@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from aecodec.errors import UnsupportedImage
+from aecodec.errors import DataError, UnsupportedImage
 from aecodec.files import atomic_write, check_output
 from aecodec.metadata import Metadata, from_pil, pil_info, save_options
 
@@ -25,6 +25,34 @@ _ORIENTATION = 0x0112  # EXIF tag
 # it warns of a decompression bomb (89.5 megapixels). Images and .aec headers are checked against
 # it before any pixel is decoded or any buffer is allocated.
 DEFAULT_MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
+
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".ppm", ".bmp", ".tif", ".tiff"})
+LOSSLESS_SUFFIXES = frozenset({".png", ".ppm", ".bmp", ".tif", ".tiff"})  # for benchmarks
+
+
+def find_images(
+    folders: str | Path | list[Path],
+    *,
+    recursive: bool = True,
+    suffixes: frozenset[str] = IMAGE_SUFFIXES,
+    limit: int | None = None,
+) -> list[Path]:
+    """The image files in `folders` (by suffix; recursively unless told), sorted by path, at
+    most `limit` of them; DataError for a folder that does not exist."""
+    found: list[Path] = []
+    for folder in [folders] if isinstance(folders, str | Path) else folders:
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise DataError(f"no such folder: {folder}")
+        paths = folder.rglob("*") if recursive else folder.iterdir()
+        found += [p for p in paths if p.suffix.lower() in suffixes and p.is_file()]
+    return sorted(found)[:limit] if limit else sorted(found)
+
+
+def read_rgb(path: str | Path) -> np.ndarray:
+    """An image file as (H, W, 3) uint8 RGB, read as the codec reads it (alpha dropped)."""
+    return read_picture(path).rgb
 
 
 @dataclass

@@ -20,8 +20,7 @@ import torch
 
 from aecodec import bitstream, codec
 from aecodec.eval.metrics import psnr
-from aecodec.image import read_picture
-from aecodec.train.data import find_images
+from aecodec.image import find_images, read_picture
 from aecodec.zoo import DEFAULT_MODEL, available_models
 
 

@@ -15,11 +15,10 @@ import numpy as np
 from scipy.interpolate import PchipInterpolator
 
 from aecodec import codec
-from aecodec.entropy import rdoq
 from aecodec.eval.bdrate import bd_rate
 from aecodec.eval.metrics import psnr
-from aecodec.image import read_picture
-from aecodec.train.data import find_images
+from aecodec.image import find_images, read_picture
+from aecodec.latent import rdoq
 
 
 def points(path: Path, qualities: list[float], kappa: float, model: str | None) -> list[tuple]:

@@ -19,8 +19,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from aecodec import codec  # noqa: E402
+from aecodec.image import find_images  # noqa: E402
 from aecodec.nn.synthesis64 import Float64Synthesis  # noqa: E402
-from aecodec.train.data import find_images  # noqa: E402
 from aecodec.zoo import DEFAULT_MODEL  # noqa: E402
 
 

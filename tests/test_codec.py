@@ -230,6 +230,6 @@ def test_running_out_of_memory_is_not_reported_as_corruption(tiny_model, monkeyp
             "[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate"
         )
 
-    monkeypatch.setattr(net, "decompress_latent", no_memory)
+    monkeypatch.setattr(net, "decompress", no_memory)
     with pytest.raises(OutOfMemory, match="not enough memory to decode 8x8 pixels"):
         aecodec.decompress(data, weights=tiny_model)

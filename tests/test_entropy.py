@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from aecodec.codec import _analyse, cached_model
+from aecodec.codec import analyse, cached_model
 from aecodec.entropy import IntegerHyperSynthesis, coder, table_indexes
 from aecodec.entropy.gaussian import GaussianConditional, scale_table
 from aecodec.entropy.integer import FA
@@ -102,9 +102,9 @@ def test_format_2_codes_each_scale_with_the_nearest_table_format_1_with_the_next
 
 def test_nearest_tables_code_the_default_model_in_fewer_bits():
     net = cached_model(DEFAULT_MODEL).model
-    y = _analyse(net, smooth_image(256, 384)) * net.gains(50)[0]
-    strings, rates = net.compress_latent(y)
-    older, older_rates = net.compress_latent(y, nearest=False)
-    assert rates["estimated_bits"] < older_rates["estimated_bits"]
-    assert sum(map(len, strings)) < sum(map(len, older))
-    assert torch.equal(net.decompress_latent(older, (4, 6), nearest=False), older_rates["y_hat"])
+    y = analyse(net, smooth_image(256, 384)) * net.gains(50)[0]
+    nearest, older = net.latent_codec.compress(y), net.latent_codec.compress(y, nearest=False)
+    assert nearest.estimated_bits < older.estimated_bits
+    assert sum(map(len, nearest.strings)) < sum(map(len, older.strings))
+    y_hat = net.latent_codec.decompress(older.strings, (4, 6), nearest=False)
+    assert torch.equal(y_hat, older.y_hat)

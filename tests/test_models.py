@@ -26,20 +26,16 @@ def test_every_registered_config_trains_and_codes_exactly(name):
 
 
 def assert_decodes_exactly(model, y, z_shape):
-    strings, info = model.compress_latent(y)
-    assert len(strings) == model.latent_payloads
-    y_hat = model.decompress_latent(strings, z_shape)
-    assert torch.equal(y_hat, info["y_hat"]) and (y_hat - y).abs().max() <= 0.5
+    coded = model.latent_codec.compress(y)
+    assert len(coded.strings) == model.latent_codec.payloads
+    y_hat = model.latent_codec.decompress(coded.strings, z_shape)
+    assert torch.equal(y_hat, coded.y_hat) and (y_hat - y).abs().max() <= 0.5
 
 
 def test_coding_needs_freeze_first():
     model = Hyperprior(TINY)
-    try:
-        model.compress_latent(torch.zeros(1, TINY.M, 4, 4))
-    except RuntimeError as error:
-        assert "freeze" in str(error)
-    else:
-        raise AssertionError("coding before freeze() must fail")
+    with pytest.raises(RuntimeError, match="call model.freeze"):
+        model.latent_codec.compress(torch.zeros(1, TINY.M, 4, 4))
 
 
 def test_latent_round_trip_is_exact():
@@ -47,10 +43,11 @@ def test_latent_round_trip_is_exact():
     model = Hyperprior(TINY).eval()
     model.freeze()
     y = torch.randn(1, TINY.M, 8, 12) * 5
-    strings, rates = model.compress_latent(y)
+    coded = model.latent_codec.compress(y)
     means, _ = model.h_s_exact(torch.round(model.h_a(y)))
-    assert torch.equal(model.decompress_latent(strings, (2, 3)), torch.round(y - means) + means)
-    assert rates["estimated_bits"] > 0
+    y_hat = model.latent_codec.decompress(coded.strings, (2, 3))
+    assert torch.equal(y_hat, torch.round(y - means) + means)
+    assert coded.estimated_bits > 0
 
 
 def test_checkerboard_round_trip_is_exact():
@@ -71,7 +68,7 @@ def test_space_channel_round_trip_is_exact():
     model.freeze()
     y = torch.randn(1, TINY.M, 8, 12) * 5
     assert_decodes_exactly(model, y, (2, 3))
-    assert model.latent_payloads == 2  # z, then all ten groups in one stream
+    assert model.latent_codec.payloads == 2  # z, then all ten groups in one stream
 
 
 def test_space_channel_context_starts_as_the_checkerboard_it_extends():

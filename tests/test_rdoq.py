@@ -5,10 +5,10 @@ import pytest
 import torch
 
 import aecodec
-from aecodec.codec import _analyse, cached_model
-from aecodec.entropy import rdoq
+from aecodec.codec import analyse, cached_model
 from aecodec.entropy.gaussian import GaussianConditional
 from aecodec.image import read_picture
+from aecodec.latent import rdoq
 from aecodec.zoo import DEFAULT_MODEL, load_model
 from tests.conftest import smooth_image
 
@@ -50,13 +50,12 @@ def test_a_huge_distortion_weight_is_plain_rounding_and_a_tie_takes_the_cheaper_
 def test_chosen_symbols_decode_exactly_and_cost_fewer_bits(tiny_model):
     net = load_model(weights=tiny_model).model
     picture = read_picture(smooth_image(64, 64))
-    y = _analyse(net, picture.rgb) * net.gains(60)[0]
-    plain, plain_rates = net.compress_latent(y)
-    chosen, rates = net.compress_latent(y, tau=0.05)
-    assert rates["estimated_bits"] < plain_rates["estimated_bits"]
-    assert sum(map(len, chosen)) < sum(map(len, plain))
-    y_hat = net.decompress_latent(chosen, (1, 1))
-    assert torch.equal(y_hat, rates["y_hat"])
+    y = analyse(net, picture.rgb) * net.gains(60)[0]
+    plain, chosen = net.latent_codec.compress(y), net.latent_codec.compress(y, tau=0.05)
+    assert chosen.estimated_bits < plain.estimated_bits
+    assert sum(map(len, chosen.strings)) < sum(map(len, plain.strings))
+    y_hat = net.latent_codec.decompress(chosen.strings, (1, 1))
+    assert torch.equal(y_hat, chosen.y_hat)
 
 
 def test_the_default_model_spends_fewer_bits_for_the_same_loss(monkeypatch):

@@ -12,29 +12,30 @@ import numpy as np
 from PIL import Image
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from aecodec.errors import DataError
 from aecodec.eval.codecs import BenchmarkError, Codec, get_codec
 from aecodec.eval.metrics import ms_ssim, psnr
-from aecodec.image import read_picture
+from aecodec.image import LOSSLESS_SUFFIXES, read_rgb
+from aecodec.image import find_images as image_files
 
-IMAGE_SUFFIXES = {".png", ".ppm", ".bmp", ".tif", ".tiff"}  # lossless formats only
 METRICS = ("bpp", "psnr-rgb", "ms-ssim-rgb", "encoding_time", "decoding_time")
 _ROW_KEYS = ("bpp", "psnr", "ms_ssim", "encode_s", "decode_s")  # the row field of each metric
 
 
 def find_images(folder: Path, limit: int | None = None) -> list[Path]:
     """The lossless images directly in `folder`, sorted by name, at most `limit` of them."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise BenchmarkError(f"no such folder: {folder}")
-    images = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    try:
+        images = image_files(folder, recursive=False, suffixes=LOSSLESS_SUFFIXES)
+    except DataError as error:
+        raise BenchmarkError(str(error)) from None
     if not images:
         raise BenchmarkError(f"no PNG, PPM, BMP or TIFF images in {folder}")
     return images[:limit] if limit else images
 
 
 def load_rgb(path: Path) -> Image.Image:
-    """The image as 8-bit RGB, read as the codec reads it (read_picture)."""
-    return Image.fromarray(read_picture(path).rgb)
+    """The image as 8-bit RGB, read as the codec reads it."""
+    return Image.fromarray(read_rgb(path))
 
 
 def measure(codec: Codec, image: Image.Image, setting: float) -> tuple[dict, Image.Image]:

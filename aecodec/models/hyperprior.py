@@ -9,16 +9,16 @@
   Adaptation", CVPR 2021: per-channel gain and inverse-gain vectors, one pair per rate-distortion
   trade-off lambda, interpolated between neighbours for a continuous quality knob.
 - He, Zheng, Sun, Wang, Qin, "Checkerboard Context Model for Efficient Learned Image
-  Compression", CVPR 2021: optional (config.context), see entropy/checkerboard.py.
+  Compression", CVPR 2021: optional (config.context), see latent/checkerboard.py.
 - He, Zhu, Sun, Wang, Qin, Zhou, "ELIC: Efficient Learned Image Compression with Unevenly
   Grouped Space-Channel Contextual Adaptive Coding", CVPR 2022: the checkerboard plus a context
-  across channel groups (config.context = "space-channel"), see entropy/channel.py.
+  across channel groups (config.context = "space-channel"), see latent/space_channel.py.
 
 `forward()` is the training face (noise for the rate, rounding for the reconstruction);
-`compress()` and `decompress()` are the coding face and need `freeze()` first.
+`compress()` and `decompress()` are the coding face, through the latent codec that `freeze()`
+builds (latent.HyperpriorCodec): the gained latent y to byte strings and back, exactly.
 """
 
-import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,19 +26,12 @@ import torch
 from torch import Tensor, nn
 
 from aecodec.config import JsonConfig
-from aecodec.entropy import (
-    EntropyBottleneck,
-    GaussianConditional,
-    IntegerHyperSynthesis,
-    coder,
-    rdoq,
-    table_indexes,
-)
-from aecodec.entropy.channel import SpaceChannelContext
-from aecodec.entropy.checkerboard import CheckerboardContext
-from aecodec.entropy.gaussian import scale_table
-from aecodec.entropy.integer import gaussian_parameters
+from aecodec.entropy import EntropyBottleneck, GaussianConditional, IntegerHyperSynthesis
 from aecodec.entropy.tables import Tables
+from aecodec.latent import rdoq
+from aecodec.latent.checkerboard import CheckerboardContext
+from aecodec.latent.hyperprior import CodedLatent, HyperpriorCodec, NoContext
+from aecodec.latent.space_channel import SpaceChannelContext
 from aecodec.nn import GDN, conv, deconv, subpel_up
 
 
@@ -63,7 +56,8 @@ CONTEXTS = {
 
 
 class Hyperprior(nn.Module):
-    stride = 64  # total downsampling from pixels to z: inputs are padded to a multiple of it
+    y_stride = 16  # pixels per latent sample of y, each way
+    stride = 64  # pixels per sample of z: inputs are padded to a multiple of it
 
     def __init__(self, config: HyperpriorConfig) -> None:
         super().__init__()
@@ -157,96 +151,30 @@ class Hyperprior(nn.Module):
         if self.context_model is not None:
             self.context_model.freeze()
 
-    def _require_frozen(self) -> None:
+    @property
+    def latent_codec(self) -> HyperpriorCodec:
+        """The coding face of the entropy side (tables built by freeze(), or loaded)."""
         if not self.tables:
             raise RuntimeError("entropy tables missing: call model.freeze() after training")
-
-    @property
-    def y_streams(self) -> int:
-        """Coded streams of y: one, or one per half for the checkerboard (whose files predate
-        streams that hold several groups; the space-channel context codes ten in one)."""
-        return 2 if self.config.context == "checkerboard" else 1
-
-    @property
-    def latent_payloads(self) -> int:
-        """Byte strings per coded latent: z, then the streams of y."""
-        return 1 + self.y_streams
+        context = self.context_model if self.context_model is not None else NoContext()
+        return HyperpriorCodec(
+            self.h_a, self.h_s_exact, self.entropy_bottleneck, context, self.tables
+        )
 
     @torch.no_grad()
-    def compress_latent(
-        self, y: Tensor, tau: float = 0.0, nearest: bool = True
-    ) -> tuple[list[bytes], dict]:
-        """Gained latent y (1, M, h, w), h and w multiples of 4 -> [z bytes, y bytes...] and
-        {"estimated_bits": the model's own -log2 likelihood, to compare the file against,
-         "y_hat": what the decoder will rebuild}. With tau > 0 the symbols are chosen for rate
-        plus tau times squared latent error (entropy.rdoq) instead of rounded; `nearest` picks
-        the tables as format 2 does, or else as format 1 (entropy.integer.table_indexes)."""
-        self._require_frozen()
-        z_hat = torch.round(self.h_a(y))
-        z_symbols = _ints(z_hat)
-        z_rows = np.broadcast_to(np.arange(z_hat.shape[1])[:, None, None], z_symbols.shape)
-        strings = [coder.encode(z_symbols.ravel(), z_rows.ravel(), self.tables["z"])]
-        y_flat = y[0].reshape(y.shape[1], -1)
-        bits = -torch.log2(self.entropy_bottleneck.likelihood(z_hat)).sum()
-        encoders = [coder.Encoder(self.tables["y"]) for _ in range(self.y_streams)]
-        calls = itertools.count()
-        grid = torch.from_numpy(scale_table()).float()  # the scale of each table
-
-        def code_group(means: Tensor, scales: Tensor, positions: Tensor, channels=None) -> Tensor:
-            nonlocal bits
-            indexes = table_indexes(scales, nearest)
-            values = (y_flat if channels is None else y_flat[channels])[:, positions]
-            if tau > 0:
-                q = rdoq.toward_zero(values - means, indexes, self.tables["y"], tau)
-            else:
-                q = torch.round(values - means)
-            encoder = encoders[min(next(calls), len(encoders) - 1)]
-            encoder.encode(q.to(torch.int32).numpy().ravel(), indexes.numpy().ravel())
-            likelihood = self.gaussian.likelihood(q + means, grid[indexes], means)
-            bits += -torch.log2(likelihood).sum()
-            return q
-
-        y_hat = self._code_y(z_hat, code_group)
-        strings += [encoder.finish() for encoder in encoders]
-        return strings, {"estimated_bits": float(bits), "y_hat": y_hat}
+    def compress(self, y: Tensor, quality: float, nearest: bool = True) -> CodedLatent:
+        """The analysis output y (1, M, h, w) at a quality: its latent strings, with each symbol
+        chosen for rate plus the quality's trade-off times distortion (latent.rdoq)."""
+        gain, inverse_gain = self.gains(quality)
+        y = y * gain
+        tau = rdoq.tradeoff(self.g_s, y, inverse_gain, self.rd_lambda(quality))
+        return self.latent_codec.compress(y, tau, nearest)
 
     @torch.no_grad()
-    def decompress_latent(
-        self, strings: list[bytes], z_shape: tuple[int, int], nearest: bool = True
+    def decompress(
+        self, strings: list[bytes], z_shape: tuple[int, int], quality: float, nearest: bool = True
     ) -> Tensor:
-        """Inverse of compress_latent (with the same `nearest`): the gained y_hat, bit-exact
-        with the encoder's."""
-        self._require_frozen()
-        n = self.config.N
-        z_rows = np.broadcast_to(np.arange(n)[:, None, None], (n, *z_shape))
-        z_symbols = coder.decode(strings[0], z_rows.ravel(), self.tables["z"])
-        z_hat = torch.from_numpy(z_symbols.reshape(1, n, *z_shape)).float()
-        decoders = [coder.Decoder(data, self.tables["y"]) for data in strings[1:]]
-        calls = itertools.count()
-
-        def code_group(means: Tensor, scales: Tensor, positions: Tensor, channels=None) -> Tensor:
-            decoder = decoders[min(next(calls), len(decoders) - 1)]
-            q = decoder.decode(table_indexes(scales, nearest).numpy().ravel())
-            return torch.from_numpy(q.reshape(means.shape))
-
-        y_hat = self._code_y(z_hat, code_group)
-        for decoder in decoders:
-            decoder.finish()
-        return y_hat
-
-    def _code_y(self, z_hat: Tensor, code_group) -> Tensor:
-        """y_hat, group by group in coding order; code_group(means, scales, positions[,
-        channels]) gives the integer symbols of a group: (c, n) at n positions (flat indices
-        into h * w) of c channels (all M when `channels` is not given)."""
-        hyper = self.h_s_exact.fixed(z_hat)
-        if self.context_model is not None:
-            return self.context_model.code(hyper, code_group)
-        _, channels, h, w = hyper.shape
-        means, scales = gaussian_parameters(hyper)
-        everywhere = torch.arange(h * w)
-        q = code_group(means[0].reshape(-1, h * w), scales[0].reshape(-1, h * w), everywhere)
-        return (q.float() + means[0].reshape(-1, h * w)).reshape(1, -1, h, w)
-
-
-def _ints(t: Tensor) -> np.ndarray:
-    return t[0].to(torch.int32).cpu().numpy()
+        """The synthesis input for latent strings coded at a quality: y_hat times its inverse
+        gain. ValueError for strings that no encoder wrote."""
+        _, inverse_gain = self.gains(quality)
+        return self.latent_codec.decompress(strings, z_shape, nearest) * inverse_gain

@@ -15,11 +15,12 @@ import torch
 from torch import Tensor
 from torch.nn.parallel import DistributedDataParallel
 
-from aecodec.entropy.channel import SpaceChannelContext
 from aecodec.errors import ModelError
+from aecodec.image import find_images
+from aecodec.latent.space_channel import SpaceChannelContext
 from aecodec.models.hyperprior import Hyperprior, HyperpriorConfig
 from aecodec.train import distributed
-from aecodec.train.data import CropSampler, find_images, load_rgb
+from aecodec.train.data import CropSampler, load_rgb
 from aecodec.train.report import CsvLog, Progress
 from aecodec.train.state import TrainingState
 from aecodec.zoo import load_named_or_path, save_model

@@ -5,25 +5,12 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from aecodec.image import read_picture
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp"}
-
-
-def find_images(folders: list[Path]) -> list[Path]:
-    """Every PNG, JPEG and WebP file under the folders, recursively, in a stable order."""
-    found = []
-    for folder in folders:
-        folder = Path(folder)
-        if not folder.is_dir():
-            raise FileNotFoundError(f"no such folder: {folder}")
-        found += [p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES]
-    return sorted(found)
+from aecodec.image import read_rgb
 
 
 def load_rgb(path: Path) -> Tensor:
-    """An image file as a (3, H, W) uint8 tensor, read as the codec reads it (read_picture)."""
-    return torch.from_numpy(read_picture(path).rgb).permute(2, 0, 1).contiguous()
+    """An image file as a (3, H, W) uint8 tensor, read as the codec reads it."""
+    return torch.from_numpy(read_rgb(path)).permute(2, 0, 1).contiguous()
 
 
 class CropSampler:

@@ -19,6 +19,7 @@ from safetensors.torch import save_file
 from torch import Tensor
 
 from aecodec.errors import ModelError
+from aecodec.image import find_images
 from aecodec.models.hyperprior import Hyperprior, HyperpriorConfig
 from aecodec.train.codec import (
     centre_crops,
@@ -27,7 +28,7 @@ from aecodec.train.codec import (
     order_channels,
     warm_start,
 )
-from aecodec.train.data import CropSampler, find_images, load_rgb
+from aecodec.train.data import CropSampler, load_rgb
 from aecodec.train.report import CsvLog, Progress
 from aecodec.zoo import CONFIGS, load_named_or_path, save_model
 

@@ -23,8 +23,8 @@ import itertools
 import torch
 from torch import Tensor, nn
 
-from aecodec.entropy.checkerboard import CheckerboardContext, rounded
 from aecodec.entropy.integer import ACT_MAX, ExactNet, to_fixed
+from aecodec.latent.checkerboard import CheckerboardContext, rounded
 
 GROUP_TWELFTHS = (1, 1, 2, 4, 4)  # ELIC's uneven groups, as twelfths of M
 
@@ -69,6 +69,8 @@ class ChannelNet(nn.Module):
 
 
 class SpaceChannelContext(CheckerboardContext):
+    streams = (0, 0)  # all ten groups in one stream of y
+
     def __init__(self, M: int) -> None:
         super().__init__(M)
         self.bounds = group_bounds(M)
@@ -123,7 +125,7 @@ class SpaceChannelContext(CheckerboardContext):
                 correction = nets[k - 1].exact(decoded[:, order[:a]], positions, group)
                 group = (group + correction).clamp(-ACT_MAX, ACT_MAX)
             means, scales = self._split(group)
-            q = code_group(means, scales, positions, channels)
+            q = code_group(means, scales, positions, channels, self.streams[half])
             where = (channels[:, None], positions[None, :])
             y_hat[where] = q.double() + means.double()
             flat[0][where] = to_fixed(y_hat[where])

@@ -12,12 +12,11 @@ The coding face works in fixed point (entropy.integer): anchors enter the contex
 q * 2**FA + mean, integers, so encoder and decoder derive the same tables bit for bit.
 """
 
-from collections.abc import Callable
-
 import torch
 from torch import Tensor, nn
 
 from aecodec.entropy.integer import ACT_MAX, ExactNet, gaussian_parameters, to_fixed
+from aecodec.latent.groups import GroupCoder
 
 
 def anchors(h: int, w: int, device: torch.device | None = None) -> Tensor:
@@ -45,6 +44,9 @@ class AnchorConv(nn.Conv2d):
 
 
 class CheckerboardContext(nn.Module):
+    # y's stream of each half: one each, as the first files with this context were written
+    streams = (0, 1)
+
     def __init__(self, M: int) -> None:
         super().__init__()
         self.context = AnchorConv(M)
@@ -87,13 +89,10 @@ class CheckerboardContext(nn.Module):
         self.parameters_exact.freeze(self.entropy_parameters)
 
     @torch.no_grad()
-    def code(self, hyper: Tensor, code_group: Callable[..., Tensor]) -> Tensor:
-        """Walk the two halves of y in coding order and return y_hat (1, M, h, w).
-
-        `hyper` is the fixed-point output of the exact hyper-synthesis. Each call
-        `code_group(means, scales, positions[, channels])` gets (c, n) means and fixed-point
-        scales, the n flat positions and, for a subset, the c channels, and returns the (c, n)
-        integer symbols: the encoder chooses and writes them, the decoder reads them."""
+    def code(self, hyper: Tensor, code_group: GroupCoder) -> Tensor:
+        """Walk the two halves of y in coding order, each group through `code_group` (the
+        encoder's or the decoder's), and return y_hat (1, M, h, w). `hyper` is the fixed-point
+        output of the exact hyper-synthesis."""
         _, channels, h, w = hyper.shape
         hyper = hyper[0].reshape(channels, h * w)
         is_anchor = anchors(h, w).flatten()
@@ -112,7 +111,7 @@ class CheckerboardContext(nn.Module):
         """Code half 0 (anchors) or 1 with its fixed-point parameters (2M, n), writing y_hat
         (float64, exact) and its fixed point at its positions."""
         means, scales = self._split(params)
-        q = code_group(means, scales, positions)
+        q = code_group(means, scales, positions, stream=self.streams[half])
         y_hat[:, positions] = q.double() + means.double()
         decoded.view(1, len(y_hat), -1)[0, :, positions] = to_fixed(y_hat[:, positions])
 
