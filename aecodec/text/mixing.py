@@ -81,10 +81,11 @@ class APM:
     def refine(self, p: np.ndarray, context: np.ndarray) -> np.ndarray:
         s = stretch_table()[p] + 2048
         low, w = context * 33 + (s >> 7), s & 127
-        self._index = low + (w >> 6)  # the nearer bucket learns
+        self._index = (low + (w >> 6)).ravel()  # the nearer bucket learns
         return (self.table[low] * (128 - w) + self.table[low + 1] * w) >> 11
 
     def update(self, y: np.ndarray) -> None:
+        y = y.ravel()
         target = (y << 16) + (y << APM_RATE) - y - y
         delta = (target - self.table[self._index]) >> APM_RATE
         np.add.at(self.table, self._index, delta.astype(np.int32))
@@ -99,11 +100,11 @@ class Mixer:
         self.prob = np.zeros(size, dtype=np.int32)  # p(1) - 2**15, scaled by 2**16
         self.count = np.zeros(size, dtype=np.int16)
         self.check = np.zeros(size, dtype=np.uint8)  # 8 more bits of the context's hash
-        self.weights = np.full((MIXER_SETS, N_INPUTS), MIX_INIT, dtype=np.int64)
+        # Both mixers' weight sets in one array (the second's after the first's): one gather
+        # and one update serve both.
+        self.weights = np.full((MIXER_SETS + MIXER2_SETS, N_INPUTS), MIX_INIT, dtype=np.int64)
         self.flat_weights = self.weights.reshape(-1)  # a view: updates go through it
-        self.weights2 = np.full((MIXER2_SETS, N_INPUTS), MIX_INIT, dtype=np.int64)
-        self.flat_weights2 = self.weights2.reshape(-1)
-        self.apm1, self.apm2 = APM(1 << 16), APM(1 << 16)
+        self.apm = APM(2 << 16)  # two maps of 2**16 contexts each: order 1 and hashed order 2
         self.history = np.zeros(lanes, dtype=np.uint64)  # the lane's last 8 bytes
         self.word = np.zeros(lanes, dtype=np.uint64)  # hash of the current word's letters
         self._offsets = np.arange(N_CONTEXTS, dtype=np.int64) << TABLE_BITS
@@ -122,8 +123,9 @@ class Mixer:
         self._c0 = np.ones(active, dtype=np.int64)
         self._bit = 7
         last2 = (h & np.uint64(0xFFFF)).astype(np.int64)
-        self._apm1_context = (last2 & 0xFF) << 8
-        self._apm2_context = (last2 * 0x2F0B) & 0xFFFF
+        self._apm_contexts = np.stack(
+            [(last2 & 0xFF) << 8, (1 << 16) + ((last2 * 0x2F0B) & 0xFFFF)]
+        )
         if byte_weights is None:
             self._cumulative = None
         else:
@@ -143,22 +145,22 @@ class Mixer:
         # The mixer's weight set: the bits seen so far, and how many of the byte contexts
         # (orders 1-6 and the word) have been seen before (PAQ selects by match order so).
         seen = (self._count[:, : N_CONTEXTS - 1] > 0).sum(axis=1)
-        self._set = seen * 256 + c0
+        set1 = seen * 256 + c0
         inputs = np.empty((len(c0), N_INPUTS), dtype=np.int64)
         inputs[:, :N_CONTEXTS] = stretch[self._p16 >> 4]
         model_stretch = stretch[self._model_bit()]
         inputs[:, N_CONTEXTS] = model_stretch
         # A second mixer's weight set: the model's confidence (16 buckets) and the bit position.
-        self._set2 = ((model_stretch + 2048) >> 8) * 8 + self._bit
+        set2 = MIXER_SETS + ((model_stretch + 2048) >> 8) * 8 + self._bit
         inputs[:, N_CONTEXTS + 1] = BIAS
         self._inputs = inputs
-        dot1 = (inputs * self.weights[self._set]).sum(axis=1) >> 16
-        dot2 = (inputs * self.weights2[self._set2]).sum(axis=1) >> 16
-        self._p1, self._p2 = _squash(dot1), _squash(dot2)
-        self._p = p = _squash((dot1 + dot2) >> 1)
-        a1 = self.apm1.refine(p, self._apm1_context | c0)
-        a2 = self.apm2.refine(p, self._apm2_context ^ c0)
-        return np.minimum(np.maximum((p + a1 + 2 * a2 + 2) >> 2, 1), 4095)
+        self._sets = np.stack([set1, set2])  # (2, lanes)
+        dots = (inputs[None] * self.weights[self._sets]).sum(axis=2) >> 16
+        self._mixed = _squash(dots)  # each mixer's own prediction, for its update
+        p = _squash((dots[0] + dots[1]) >> 1)
+        contexts = np.stack([self._apm_contexts[0] | c0, self._apm_contexts[1] ^ c0])
+        a = self.apm.refine(np.broadcast_to(p, contexts.shape), contexts)
+        return np.minimum(np.maximum((p + a[0] + 2 * a[1] + 2) >> 2, 1), 4095)
 
     def _model_bit(self) -> np.ndarray:
         if self._cumulative is None:
@@ -189,15 +191,11 @@ class Mixer:
         # Lanes that hit one slot together may overshoot: clamp (the same value for each).
         self.prob[idx] = np.minimum(np.maximum(self.prob[idx], _P_LOW), _P_HIGH)
         self.count[idx] = np.minimum(self.count[idx], COUNT_LIMIT)
-        self.apm1.update(y)
-        self.apm2.update(y)
-        for flat, sets, p in (
-            (self.flat_weights, self._set, self._p1),
-            (self.flat_weights2, self._set2, self._p2),
-        ):
-            err = (y << 12) - p
-            cells = (sets * N_INPUTS)[:, None] + np.arange(N_INPUTS)
-            np.add.at(flat, cells.ravel(), ((self._inputs * err[:, None]) >> MIX_SHIFT).ravel())
+        self.apm.update(np.broadcast_to(y, (2, len(y))))
+        err = (y << 12)[None] - self._mixed
+        cells = (self._sets * N_INPUTS)[..., None] + np.arange(N_INPUTS)
+        grads = (self._inputs[None] * err[..., None]) >> MIX_SHIFT
+        np.add.at(self.flat_weights, cells.ravel(), grads.ravel())
         self._c0 = self._c0 * 2 + y
         self._bit -= 1
 
