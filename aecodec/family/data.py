@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from aecodec.errors import DataError, ShapeMismatch
-from aecodec.train.data import IMAGE_SUFFIXES
+from aecodec.image import find_images
 
 MNIST_TRAIN = 9000  # only MNIST's 10,000 test digits are at hand: the first 9,000 train
 _IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -121,9 +121,9 @@ def load_image_folder(folder: Path) -> Dataset:
     """Every image under the folder, all of one size; labels are sub-folder names if several."""
     from PIL import Image
 
-    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    paths = find_images(folder)
     if not paths:
-        raise DataError(f"no images (PNG, JPEG, WebP) in {folder}")
+        raise DataError(f"no images (PNG, JPEG, WebP, PPM, BMP, TIFF) in {folder}")
     images = []
     for p in paths:
         try:
