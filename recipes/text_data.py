@@ -18,6 +18,8 @@ from pathlib import Path
 
 # Package, licence (from its copyright file): all allow redistribution and derived works.
 PACKAGES = {
+    "bible-kjv": "public domain text (King James Version); the package's `bible` program prints it",
+    "bible-kjv-text": "public domain (the King James Version's data file)",
     "dict-gcide": "GPL-3+ (GNU Collaborative International Dictionary of English)",
     "dict-devil": "public domain (Bierce, The Devil's Dictionary)",
     "jargon-text": "public domain (The Jargon File)",
@@ -28,10 +30,12 @@ PACKAGES = {
     "debian-reference-en": "GPL-2+ (Debian Reference)",
     "debian-handbook": "GPL-2+ or CC-BY-SA-3.0 (The Debian Administrator's Handbook)",
 }
-GCIDE_BYTES = 12_000_000  # the dictionary is 40 MB of definitions: enough of its style
+# The dictionary (40 MB) and the Python docs (11 MB) would outweigh the prose: a part of each.
+GCIDE_BYTES = 8_000_000
+PYTHON_DOC_BYTES = 5_000_000
 # Sources written out with CRLF line ends: many texts have them (alice29.txt does), and a model
 # that never saw a carriage return pays about 15 bits for each.
-CRLF = ("devil", "fortunes", "debian-handbook", "tinyshakespeare")
+CRLF = ("devil", "fortunes", "debian-handbook", "tinyshakespeare", "bible-kjv")
 VAL_FRACTION = 0.02
 
 
@@ -75,7 +79,7 @@ def sources(root: Path) -> dict[str, str]:
     fortunes = sorted(p for p in (share / "games/fortunes").iterdir() if p.suffix == "")
     out["fortunes"] = "".join(p.read_text(errors="replace") for p in fortunes if p.is_file())
     rst = sorted((share / "doc/python3.11/html/_sources").rglob("*.txt"))
-    out["python-doc"] = "".join(p.read_text(errors="replace") for p in rst)
+    out["python-doc"] = "".join(p.read_text(errors="replace") for p in rst)[:PYTHON_DOC_BYTES]
     devref = sorted((share / "developers-reference/_sources").rglob("*.txt"))
     out["developers-reference"] = "".join(p.read_text(errors="replace") for p in devref)
     for name, folder in (
@@ -84,6 +88,9 @@ def sources(root: Path) -> dict[str, str]:
     ):
         pages = sorted((share / folder).rglob("*.html"))
         out[name] = "".join(html_text(p) for p in pages)
+    bible = root / "usr/bin/bible"
+    verses = [str(bible), "-p", str(root / "usr/lib"), "-l80", "Gen1:1-Rev22:21"]
+    out["bible-kjv"] = subprocess.run(verses, capture_output=True, check=True).stdout.decode()
     return out
 
 

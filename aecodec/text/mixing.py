@@ -21,10 +21,10 @@ import numpy as np
 
 TABLE_BITS = 21  # slots per context order
 ORDERS = (1, 2, 3, 4, 5, 6, 8)  # byte orders hashed from the lane's last bytes
-N_CONTEXTS = len(ORDERS) + 2  # + the word, + order 0
+N_CONTEXTS = len(ORDERS) + 3  # + the word, + the word and the one before, + order 0
 N_INPUTS = N_CONTEXTS + 2  # + the pretrained model, + a bias
 COUNT_LIMIT = 255  # the table's learning rate falls as 1 / (n + 1.5) down to this
-MIX_SHIFT = 12  # mixer learning rate: dw = err * x >> MIX_SHIFT (weights scaled by 2**16)
+MIX_SHIFT = 11  # mixer learning rate: dw = err * x >> MIX_SHIFT (weights scaled by 2**16)
 MIX_INIT = 1 << 14  # initial weight of each input (0.25)
 BIAS = 256
 APM_RATE = 6
@@ -107,6 +107,7 @@ class Mixer:
         self.apm = APM(2 << 16)  # two maps of 2**16 contexts each: order 1 and hashed order 2
         self.history = np.zeros(lanes, dtype=np.uint64)  # the lane's last 8 bytes
         self.word = np.zeros(lanes, dtype=np.uint64)  # hash of the current word's letters
+        self.previous_word = np.zeros(lanes, dtype=np.uint64)
         self._offsets = np.arange(N_CONTEXTS, dtype=np.int64) << TABLE_BITS
         self._order_masks = [np.uint64((1 << (8 * n)) - 1) for n in ORDERS]
 
@@ -116,6 +117,8 @@ class Mixer:
         with np.errstate(over="ignore"):
             keys = [(h & m) * _MUL + np.uint64(i + 1) for i, m in enumerate(self._order_masks)]
             keys.append(self.word[:active] * _MUL + np.uint64(len(ORDERS) + 1))
+            pair = (self.previous_word[:active] * _MUL + self.word[:active]) * _MUL
+            keys.append(pair + np.uint64(len(ORDERS) + 2))
             keys.append(np.zeros(active, dtype=np.uint64))
             mixed = np.stack([k * _MUL for k in keys], axis=1)
         self._bases = (mixed >> np.uint64(64 - TABLE_BITS)).astype(np.int64)
@@ -207,6 +210,10 @@ class Mixer:
         letter = (lower >= np.uint64(97)) & (lower <= np.uint64(122))
         with np.errstate(over="ignore"):
             grown = (self.word[:active] + lower) * _MUL
+        ended = ~letter & (self.word[:active] != 0)
+        self.previous_word[:active] = np.where(
+            ended, self.word[:active], self.previous_word[:active]
+        )
         self.word[:active] = np.where(letter, grown, np.uint64(0))
 
     def byte(self) -> np.ndarray:
