@@ -1,7 +1,6 @@
 """The `aecodec` command line: thin wrappers over the Python API that print one line per file."""
 
 import dataclasses
-import math
 import re
 import signal
 import sys
@@ -17,6 +16,7 @@ from aecodec import bitstream, codec
 from aecodec.errors import AecodecError
 from aecodec.files import atomic_write, check_output
 from aecodec.image import DEFAULT_MAX_PIXELS, read_picture, save_picture
+from aecodec.metrics import psnr
 from aecodec.zoo import CONFIGS, DEFAULT_CONFIG, DEFAULT_MODEL, available_models, load_model
 
 app = typer.Typer(
@@ -121,9 +121,7 @@ def compress(
             line += f"  quality {result.header.quality:g}"
         if check:
             decoded = codec.decompress(result.data, weights=weights).convert("RGB")
-            decoded = np.asarray(decoded, dtype=np.float64)
-            mse = np.mean((decoded - picture.rgb) ** 2)
-            line += f"  PSNR {10 * math.log10(255**2 / mse) if mse else math.inf:.2f} dB"
+            line += f"  PSNR {psnr(np.asarray(decoded), picture.rgb):.2f} dB"
         return line
 
     _each(images, _targets(images, output, ".aec"), work)

@@ -19,8 +19,8 @@ import numpy as np
 import torch
 
 from aecodec import bitstream, codec
-from aecodec.eval.metrics import psnr
 from aecodec.image import find_images, read_picture
+from aecodec.metrics import psnr
 from aecodec.zoo import DEFAULT_MODEL, available_models
 
 

@@ -16,9 +16,9 @@ from scipy.interpolate import PchipInterpolator
 
 from aecodec import codec
 from aecodec.eval.bdrate import bd_rate
-from aecodec.eval.metrics import psnr
 from aecodec.image import find_images, read_picture
 from aecodec.latent import rdoq
+from aecodec.metrics import psnr
 
 
 def points(path: Path, qualities: list[float], kappa: float, model: str | None) -> list[tuple]:

@@ -33,6 +33,7 @@ def aecodec(capsys, monkeypatch):
     return run
 
 
+@pytest.mark.slow
 def test_the_installed_command_reports_bad_input_in_one_line(tmp_path):
     (tmp_path / "bad.aec").write_bytes(b"GIF89a" + bytes(40))
     done = subprocess.run(

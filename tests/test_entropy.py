@@ -100,6 +100,7 @@ def test_format_2_codes_each_scale_with_the_nearest_table_format_1_with_the_next
     assert torch.all(wider >= nearest) and torch.any(wider > nearest)
 
 
+@pytest.mark.slow
 def test_nearest_tables_code_the_default_model_in_fewer_bits():
     net = cached_model(DEFAULT_MODEL).model
     y = analyse(net, smooth_image(256, 384)) * net.gains(50)[0]

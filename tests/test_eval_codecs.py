@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from aecodec.eval.codecs import CLASSIC, BenchmarkError, get_codec, unavailable_reason
-from aecodec.eval.metrics import psnr
+from aecodec.metrics import psnr
 
 
 def smooth_image(height: int = 64, width: int = 64, seed: int = 0) -> Image.Image:

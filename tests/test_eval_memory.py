@@ -1,11 +1,13 @@
 """The memory benchmark measures each step in its own process and reports it."""
 
+import pytest
 from PIL import Image
 
 from aecodec.eval.memory import measure_memory, memory_markdown
 from tests.conftest import smooth_image
 
 
+@pytest.mark.slow
 def test_memory_of_compress_and_decompress_is_measured_and_reported(tmp_path):
     Image.fromarray(smooth_image(60, 80)).save(tmp_path / "photo.png")
     result = measure_memory(tmp_path / "photo.png", megapixels=0.02)

@@ -102,6 +102,7 @@ def test_the_next_write_removes_what_a_killed_process_left(tmp_path):
     assert fresh.exists() and alive.exists() and (tmp_path / ".notes.1.tmp").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
 def test_sigterm_during_a_write_removes_the_temporary_file(tmp_path, image_path, tiny_model):
     if not tiny_model.endswith("hyperprior-tiny"):

@@ -58,6 +58,7 @@ def test_chosen_symbols_decode_exactly_and_cost_fewer_bits(tiny_model):
     assert torch.equal(y_hat, chosen.y_hat)
 
 
+@pytest.mark.slow
 def test_the_default_model_spends_fewer_bits_for_the_same_loss(monkeypatch):
     pixels = smooth_image(96, 128)
     net = cached_model(DEFAULT_MODEL).model

@@ -22,6 +22,7 @@ from aecodec.zoo import CONFIGS, DEFAULT_CONFIG, load_model, save_model
 from tests.conftest import make_context_matter, smooth_image
 
 ROOT = Path(__file__).parent.parent
+ARCHIVE = ROOT / "models"  # superseded models, kept out of the package
 
 
 @pytest.fixture
@@ -67,6 +68,7 @@ def test_resume_continues_from_the_checkpoint(photos, tmp_path):
     assert steps[-1] == 20 and steps.count(10) == 1
 
 
+@pytest.mark.slow
 def test_two_processes_train_data_parallel_with_torchrun(photos, tmp_path):
     command = [
         sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
@@ -119,7 +121,8 @@ def test_a_space_channel_context_added_in_training_orders_its_channels(photos, t
 
 def test_starting_from_a_model_of_another_architecture_is_refused(photos, tmp_path):
     with pytest.raises(ModelError, match="another architecture"):
-        train_codec(_config(photos, tmp_path / "run", steps=0, init="hyperprior-vr"))
+        init = str(ARCHIVE / "hyperprior-vr.safetensors")
+        train_codec(_config(photos, tmp_path / "run", steps=0, init=init))
 
 
 def test_new_lambdas_get_gains_interpolated_from_the_model_started_from(tiny_model):
@@ -191,6 +194,7 @@ def test_the_train_command_can_retrain_only_the_entropy_model(photos, tmp_path, 
     assert load_model(weights=tmp_path / "run" / "model").model.context_model is not None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("config", ["hyperprior-cb-tiny", "hyperprior-sc-tiny"])
 def test_join_shards_rebuilds_the_export_of_a_device_run(tmp_path, config):
     # device_train.sh brings back float32 shards and the card; the export itself is too large.

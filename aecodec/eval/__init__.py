@@ -15,9 +15,9 @@ from pathlib import Path
 from aecodec.eval import report
 from aecodec.eval.bdrate import bd_psnr, bd_rate
 from aecodec.eval.codecs import CLASSIC, BenchmarkError, Codec, get_codec, unavailable_reason
-from aecodec.eval.metrics import ms_ssim, psnr
 from aecodec.eval.report import read_csv, write_csv
 from aecodec.eval.run import aggregate, find_images, run_benchmark
+from aecodec.metrics import ms_ssim, psnr
 
 __all__ = [
     "CLASSIC",

@@ -15,7 +15,7 @@ from datetime import date
 from pathlib import Path
 
 from aecodec.eval.bdrate import BDWarning, bd_psnr, bd_rate
-from aecodec.eval.metrics import to_db
+from aecodec.metrics import to_db
 
 CSV_FIELDS = ("image", "codec", "setting", "width", "height", "bytes", "bpp", "psnr", "ms_ssim")
 CSV_FIELDS += ("encode_s", "decode_s")

@@ -14,9 +14,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from aecodec.errors import DataError
 from aecodec.eval.codecs import BenchmarkError, Codec, get_codec
-from aecodec.eval.metrics import ms_ssim, psnr
 from aecodec.image import LOSSLESS_SUFFIXES, read_rgb
 from aecodec.image import find_images as image_files
+from aecodec.metrics import ms_ssim, psnr
 
 METRICS = ("bpp", "psnr-rgb", "ms-ssim-rgb", "encoding_time", "decoding_time")
 _ROW_KEYS = ("bpp", "psnr", "ms_ssim", "encode_s", "decode_s")  # the row field of each metric

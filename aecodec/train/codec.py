@@ -5,8 +5,6 @@ lambda * 255^2 * MSE on 0..1). Every image in a batch draws its own lambda index
 all gain vectors of the variable-rate model at once.
 """
 
-import math
-import time
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -18,9 +16,11 @@ from torch.nn.parallel import DistributedDataParallel
 from aecodec.errors import ModelError
 from aecodec.image import find_images
 from aecodec.latent.space_channel import SpaceChannelContext
+from aecodec.metrics import psnr_of_mse
 from aecodec.models.hyperprior import Hyperprior, HyperpriorConfig
 from aecodec.train import distributed
 from aecodec.train.data import CropSampler, load_rgb
+from aecodec.train.loop import Loop, learning_rate
 from aecodec.train.report import CsvLog, Progress
 from aecodec.train.state import TrainingState
 from aecodec.zoo import load_named_or_path, save_model
@@ -57,15 +57,6 @@ def rd_loss(out: dict[str, Tensor], x: Tensor, lambdas: Tensor) -> dict[str, Ten
     return {"loss": loss, "bpp": bpp.mean(), "mse": mse.mean()}
 
 
-def psnr(mse: float) -> float:
-    return 10 * math.log10(1 / max(mse, 1e-12))
-
-
-def learning_rate(base: float, progress: float) -> float:
-    """Constant, then two tenfold drops near the end (as in Ballé's and CompressAI's recipes)."""
-    return base * (1.0 if progress < 0.75 else 0.1 if progress < 0.93 else 0.01)
-
-
 def train_codec(cfg: TrainConfig) -> Path | None:
     """Train, checkpoint, and export the final model to cfg.out_dir; returns its weights path."""
     env = distributed.setup(cfg.device)
@@ -85,14 +76,11 @@ def train_codec(cfg: TrainConfig) -> Path | None:
     main_params = [p for group in run.optimizer.param_groups for p in group["params"]]
     lambdas = torch.tensor(cfg.model.lambdas, device=env.device)
 
-    log = CsvLog(out_dir / "log.csv", resume=cfg.resume) if env.is_main else None
+    fields = ["step", "seconds", "lr", "loss", "bpp", "mse", "psnr", "aux"]
+    log = CsvLog(out_dir / "log.csv", fields, resume=cfg.resume) if env.is_main else None
     progress = Progress(cfg.steps, run.step, enabled=env.is_main)
-    start, last_save = time.monotonic() - run.elapsed, time.monotonic()
-    while run.step < cfg.steps:
-        run.elapsed = time.monotonic() - start
-        done = max(run.step / cfg.steps, run.elapsed / 60 / cfg.minutes if cfg.minutes else 0.0)
-        if done >= 1:
-            break
+    loop = Loop(cfg.steps, cfg.minutes, cfg.checkpoint_minutes, step=run.step, elapsed=run.elapsed)
+    for done in loop:
         for group in run.optimizer.param_groups:
             group["lr"] = learning_rate(cfg.lr, done)
         model.train()
@@ -108,23 +96,22 @@ def train_codec(cfg: TrainConfig) -> Path | None:
         run.aux_optimizer.zero_grad(set_to_none=True)
         aux.backward()
         run.aux_optimizer.step()
-        run.step += 1
-        if run.step % cfg.log_every == 0 or run.step == 1:
+        run.step, run.elapsed = loop.step, loop.elapsed
+        if loop.log_due(cfg.log_every):
             row = {k: float(v.detach()) for k, v in terms.items()} | {"aux": float(aux.detach())}
             row = {k: distributed.mean_across(v, env) for k, v in row.items()}
             row |= {"step": run.step, "seconds": round(run.elapsed, 1)}
-            row |= {"lr": learning_rate(cfg.lr, done), "psnr": psnr(row["mse"])}
+            row |= {"lr": learning_rate(cfg.lr, done), "psnr": psnr_of_mse(row["mse"], peak=1.0)}
             if log:
                 log.write(row)
             progress.update(run.step, row)
         if val_crops is not None and run.step % cfg.val_every == 0 and env.is_main:
             progress.note(f"step {run.step} validation: " + _format_val(validate(model, val_crops)))
-        if env.is_main and time.monotonic() - last_save > cfg.checkpoint_minutes * 60:
+        if env.is_main and loop.checkpoint_due():
             run.save(checkpoint)
             save_model(model, out_dir / "model", _card(cfg, run, env))
-            last_save = time.monotonic()
     progress.close()
-    run.elapsed = time.monotonic() - start
+    run.elapsed = loop.elapsed
     weights = None
     if env.is_main:
         run.save(checkpoint)
@@ -231,7 +218,7 @@ def validate(model: Hyperprior, crops: Tensor) -> list[dict]:
         levels = torch.full((len(x),), level, device=device)
         terms = rd_loss(model(x, levels), x, torch.tensor(lam, device=device))
         results.append({"lambda": lam, "bpp": round(float(terms["bpp"]), 4),
-                        "psnr": round(psnr(float(terms["mse"])), 3)})  # fmt: skip
+                        "psnr": round(psnr_of_mse(float(terms["mse"]), peak=1.0), 3)})  # fmt: skip
     return results
 
 

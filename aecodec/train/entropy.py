@@ -8,7 +8,6 @@ train everything together; training the transforms needs an accelerator, see tra
 """
 
 import hashlib
-import time
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -21,14 +20,9 @@ from torch import Tensor
 from aecodec.errors import ModelError
 from aecodec.image import find_images
 from aecodec.models.hyperprior import Hyperprior, HyperpriorConfig
-from aecodec.train.codec import (
-    centre_crops,
-    learning_rate,
-    needs_channel_order,
-    order_channels,
-    warm_start,
-)
+from aecodec.train.codec import centre_crops, needs_channel_order, order_channels, warm_start
 from aecodec.train.data import CropSampler, load_rgb
+from aecodec.train.loop import Loop, learning_rate
 from aecodec.train.report import CsvLog, Progress
 from aecodec.zoo import CONFIGS, load_named_or_path, save_model
 
@@ -89,14 +83,9 @@ def train_entropy(cfg: EntropyTrainConfig) -> Path:
     generator = torch.Generator().manual_seed(cfg.seed + 1)
     gains = model.gain.detach().abs()
     pixels = cfg.crop**2
-    log = CsvLog(out_dir / "log.csv", resume=False)
-    start = last_save = time.monotonic()
-    step = 0
-    while step < cfg.steps:
-        elapsed = time.monotonic() - start
-        done = max(step / cfg.steps, elapsed / 60 / cfg.minutes if cfg.minutes else 0.0)
-        if done >= 1:
-            break
+    log = CsvLog(out_dir / "log.csv", ["step", "seconds", "lr", "loss", "bpp", "aux"])
+    loop = Loop(cfg.steps, cfg.minutes, cfg.checkpoint_minutes)
+    for done in loop:
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(group["base_lr"], done)
         model.train()
@@ -112,19 +101,17 @@ def train_entropy(cfg: EntropyTrainConfig) -> Path:
         aux_optimizer.zero_grad(set_to_none=True)
         aux.backward()
         aux_optimizer.step()
-        step += 1
-        if step % cfg.log_every == 0 or step == 1:
-            mean = float(bpp.mean().detach())
-            row = {"step": step, "seconds": round(elapsed, 1), "lr": learning_rate(cfg.lr, done),
-                   "loss": mean, "bpp": mean, "mse": 0.0, "psnr": 0.0,
+        if loop.log_due(cfg.log_every):
+            mean = float(bpp.mean().detach())  # the loss is the rate alone: the bits per pixel
+            row = {"step": loop.step, "seconds": round(loop.elapsed, 1), "loss": mean,
+                   "lr": learning_rate(cfg.lr, done), "bpp": mean,
                    "aux": float(aux.detach())}  # fmt: skip
             log.write(row)
-            progress.update(step, row)
-        if time.monotonic() - last_save > cfg.checkpoint_minutes * 60:
-            save_model(model, out_dir / "model", _card(cfg, loaded.card, step, elapsed))
-            last_save = time.monotonic()
+            progress.update(loop.step, row)
+        if loop.checkpoint_due():
+            save_model(model, out_dir / "model", _card(cfg, loaded.card, loop.step, loop.elapsed))
     progress.close()
-    card = _card(cfg, loaded.card, step, time.monotonic() - start)
+    card = _card(cfg, loaded.card, loop.step, loop.elapsed)
     if val is not None:
         after = card["training"]["validation_bpp"] = validate(model, val)
         progress.note("validation bpp per level after: " + _format(after))

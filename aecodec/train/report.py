@@ -6,9 +6,10 @@ from pathlib import Path
 
 
 class CsvLog:
-    fields = ["step", "seconds", "lr", "loss", "bpp", "mse", "psnr", "aux"]
+    """One row per logged step, with the columns a trainer names; appended to on resume."""
 
-    def __init__(self, path: Path, resume: bool) -> None:
+    def __init__(self, path: Path, fields: list[str], resume: bool = False) -> None:
+        self.fields = fields
         new = not (resume and path.exists())
         self.file = open(path, "w" if new else "a", newline="")
         self.writer = csv.DictWriter(self.file, self.fields)
@@ -34,7 +35,9 @@ class Progress:
             self.bar.start()
 
     def update(self, step: int, row: dict) -> None:
-        info = f"loss {row['loss']:.3f}  {row['bpp']:.3f} bpp  {row['psnr']:.2f} dB"
+        info = f"loss {row['loss']:.3f}  {row['bpp']:.3f} bpp"
+        if "psnr" in row:
+            info += f"  {row['psnr']:.2f} dB"
         if self.bar:
             self.bar.update(self.task, completed=step, info=info)
         elif self.enabled:

@@ -33,8 +33,12 @@ def _check_pair(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     """PSNR in dB between two uint8 images (MAX = 255, one MSE over all channels); inf if equal."""
     a, b = _check_pair(a, b)
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return math.inf if mse == 0 else float(10 * np.log10(255.0**2 / mse))
+    return psnr_of_mse(float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)))
+
+
+def psnr_of_mse(mse: float, peak: float = 255.0) -> float:
+    """PSNR in dB of a mean squared error on values from 0 to `peak`; inf for no error."""
+    return math.inf if mse <= 0 else 10 * math.log10(peak**2 / mse)
 
 
 def to_db(ms_ssim_value: float) -> float:

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from aecodec.eval.metrics import MS_SSIM_MIN_SIDE, ms_ssim, psnr
+from aecodec.metrics import MS_SSIM_MIN_SIDE, ms_ssim, psnr
 
 
 def noisy_pair(height: int, width: int, sigma: float, seed: int = 0):
