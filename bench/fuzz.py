@@ -30,9 +30,9 @@ Each worker's address space is capped (RLIMIT_AS) at its size after start-up plu
 bound at LIMIT pixels, so a larger allocation fails at once; the watchdog kills a worker whose
 case runs past 2 x the time bound at LIMIT pixels + 10 s.
 
-Throughput on that machine, shared (load 6), 2 workers: about 950 files/s with a tenth of them
-recomputed (a raw file is refused in about 0.1 ms, a recomputed one takes 18 ms on average), so
-10^6 files with 10^5 recomputed take about 20 minutes.
+Throughput on that machine, shared (load 6), 2 workers: 700 to 950 files/s with a tenth of them
+recomputed (a raw file is refused in 0.1 to 0.2 ms, a recomputed one takes 18 to 25 ms on
+average), so 10^6 files with 10^5 recomputed take 20 to 25 minutes.
 """
 
 import argparse
