@@ -69,16 +69,16 @@ def test_a_short_run_finds_no_bug_and_raw_damage_never_decodes(seeds, one_thread
     assert recomputed > 40 and stats.outcomes["recomputed", "ok"] > 0
 
 
-@pytest.mark.parametrize(
-    "path",
-    [
-        pytest.param(p, marks=pytest.mark.xfail(strict=False, reason=STILL_FAILING[p.name]))
-        if p.name in STILL_FAILING
-        else p
-        for p in CORPUS
-    ],
-    ids=[p.stem for p in CORPUS],
-)
+def corpus_case(path: Path):
+    """A corpus file as a test parameter: xfail while the decoder still gets it wrong, and slow
+    (skipped by a plain pytest) when it is a slow case, which takes seconds until it is fixed."""
+    marks = [pytest.mark.slow] if path.name.startswith("slow-") else []
+    if path.name in STILL_FAILING:
+        marks.append(pytest.mark.xfail(strict=False, reason=STILL_FAILING[path.name]))
+    return pytest.param(path, marks=marks, id=path.stem)
+
+
+@pytest.mark.parametrize("path", [corpus_case(p) for p in CORPUS])
 @pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")  # judged by the bounds
 def test_a_file_the_fuzzer_found_is_refused_cleanly(path, one_thread):
     outcome, detail = fuzz.judge(path.read_bytes(), LIMIT, measure_memory=True, retry=False)
