@@ -18,6 +18,7 @@ from aecodec.text.model import PAD, ExactTextModel
 
 _BERNOULLI = constriction.stream.model.Bernoulli(perfect=False)
 MIN_LANE = 2048  # bytes per lane at least: a lane's first bytes have no context
+AHEAD = 32  # steps whose model weights the encoder computes in one batch
 
 
 def lane_count(length: int, max_lanes: int = 64) -> int:
@@ -38,13 +39,23 @@ class _Lanes:
         self.length = length
         self.mixer = Mixer(lanes)
 
-    def begin(self, t: int) -> int:
+    def begin(self, t: int, weights: np.ndarray | None = None) -> int:
         a = int(self.active[t])
-        weights = None
-        if self.model is not None:
+        if weights is not None:
+            weights = weights[:a]
+        elif self.model is not None:
             weights = self.model.probabilities(self.rows[:a, t : t + self.context])
         self.mixer.begin_byte(a, weights)
         return a
+
+    def ahead(self, t: int, steps: int) -> np.ndarray:
+        """The model's weights for steps t to t + steps - 1 of every lane, (steps, lanes, 256),
+        in one batch: the encoder knows every byte, and exact arithmetic gives the same
+        numbers in a large batch as the decoder gets one step at a time."""
+        views = np.lib.stride_tricks.sliding_window_view(self.rows, self.context, axis=1)
+        windows = np.ascontiguousarray(views[:, t : t + steps].transpose(1, 0, 2))
+        flat = self.model.probabilities(windows.reshape(-1, self.context))
+        return flat.reshape(windows.shape[0], windows.shape[1], 256)
 
     def flat(self) -> bytes:
         return self.rows[:, self.context :].tobytes()[: self.length]
@@ -76,7 +87,9 @@ def encode_block(data: bytes, lanes: int, model: ExactTextModel | None) -> bytes
     block.rows[:, block.context :] = padded.reshape(lanes, block.size)
     coder = constriction.stream.queue.RangeEncoder()
     for t in range(block.size):
-        a = block.begin(t)
+        if model is not None and t % AHEAD == 0:
+            weights = block.ahead(t, AHEAD)
+        a = block.begin(t, weights[t % AHEAD] if model is not None else None)
         byte = block.rows[:a, block.context + t].astype(np.int32)
         for bit in range(7, -1, -1):
             p = block.mixer.predict()

@@ -79,13 +79,15 @@ class APM:
         self.table = np.tile(buckets * 16, contexts).astype(np.int32)
 
     def refine(self, p: np.ndarray, context: np.ndarray) -> np.ndarray:
+        """Refined p (lanes,) for each row of contexts (maps, lanes)."""
         s = stretch_table()[p] + 2048
         low, w = context * 33 + (s >> 7), s & 127
         self._index = (low + (w >> 6)).ravel()  # the nearer bucket learns
         return (self.table[low] * (128 - w) + self.table[low + 1] * w) >> 11
 
     def update(self, y: np.ndarray) -> None:
-        y = y.ravel()
+        """Learn from the bits y (lanes,), for every map that refined their probabilities."""
+        y = np.tile(y, len(self._index) // len(y))
         target = (y << 16) + (y << APM_RATE) - y - y
         delta = (target - self.table[self._index]) >> APM_RATE
         np.add.at(self.table, self._index, delta.astype(np.int32))
@@ -157,12 +159,12 @@ class Mixer:
         set2 = MIXER_SETS + ((model_stretch + 2048) >> 8) * 8 + self._bit
         inputs[:, N_CONTEXTS + 1] = BIAS
         self._inputs = inputs
-        self._sets = np.stack([set1, set2])  # (2, lanes)
+        self._sets = np.empty((2, len(c0)), dtype=np.int64)
+        self._sets[0], self._sets[1] = set1, set2
         dots = (inputs[None] * self.weights[self._sets]).sum(axis=2) >> 16
         self._mixed = _squash(dots)  # each mixer's own prediction, for its update
         p = _squash((dots[0] + dots[1]) >> 1)
-        contexts = np.stack([self._apm_contexts[0] | c0, self._apm_contexts[1] ^ c0])
-        a = self.apm.refine(np.broadcast_to(p, contexts.shape), contexts)
+        a = self.apm.refine(p, self._apm_contexts ^ c0)  # (2, lanes): c0 fills the low byte
         return np.minimum(np.maximum((p + a[0] + 2 * a[1] + 2) >> 2, 1), 4095)
 
     def _model_bit(self) -> np.ndarray:
@@ -194,7 +196,7 @@ class Mixer:
         # Lanes that hit one slot together may overshoot: clamp (the same value for each).
         self.prob[idx] = np.minimum(np.maximum(self.prob[idx], _P_LOW), _P_HIGH)
         self.count[idx] = np.minimum(self.count[idx], COUNT_LIMIT)
-        self.apm.update(np.broadcast_to(y, (2, len(y))))
+        self.apm.update(y)
         err = (y << 12)[None] - self._mixed
         cells = (self._sets * N_INPUTS)[..., None] + np.arange(N_INPUTS)
         grads = (self._inputs[None] * err[..., None]) >> MIX_SHIFT
