@@ -1,6 +1,5 @@
 """The `aecodec` command line: thin wrappers over the Python API that print one line per file."""
 
-import dataclasses
 import re
 import signal
 import sys
@@ -12,12 +11,12 @@ import typer
 from rich.console import Console
 from rich.progress import Progress
 
-from aecodec import bitstream, codec
+from aecodec import bitstream, codec, zoo
 from aecodec.errors import AecodecError
 from aecodec.files import atomic_write, check_output
 from aecodec.image import DEFAULT_MAX_PIXELS, read_picture, save_picture
 from aecodec.metrics import psnr
-from aecodec.zoo import CONFIGS, DEFAULT_CONFIG, DEFAULT_MODEL, available_models, load_model
+from aecodec.zoo import CONFIGS, DEFAULT_CONFIG, DEFAULT_MODEL, available_models
 
 app = typer.Typer(
     add_completion=False,
@@ -208,9 +207,9 @@ def bench(
 
 @app.command()
 def models() -> None:
-    """List the shipped models."""
+    """List the shipped and installed codec models (from their cards: no weights are read)."""
     for name in available_models():
-        card = load_model(name).card
+        card = zoo.MODELS.card(name)
         default = " (default)" if name == DEFAULT_MODEL else ""
         out.print(f"{name}{default}: {card.get('description', card['family'])}")
         for row in card.get("kodak", []):
@@ -269,29 +268,23 @@ def train(
     from aecodec.train.codec import TrainConfig, train_codec
     from aecodec.train.entropy import EntropyTrainConfig, train_entropy
 
-    if config not in CONFIGS:
-        raise AecodecError(f"unknown config '{config}' (known: {', '.join(CONFIGS)})")
-    architecture = CONFIGS[config]
-    if channels:
-        architecture = dataclasses.replace(architecture, N=channels[0], M=channels[1])
-    if lambdas:
-        values = tuple(float(v) for v in lambdas.split(","))
-        architecture = dataclasses.replace(architecture, lambdas=values)
+    architecture = zoo.architecture(config, channels, lambdas)
     if entropy_only:
         if not init:
             raise AecodecError("--entropy-only needs --init: the model whose transforms to keep")
         weights = train_entropy(EntropyTrainConfig(
-            folders, out_dir, init, architecture, val, crop=crop, batch_size=batch_size, lr=lr,
+            train_dirs=folders, out_dir=out_dir, init=init, model=architecture, val_dir=val,
+            crop=crop, batch_size=batch_size, lr=lr, steps=steps, minutes=minutes, seed=seed,
             crops=min(EntropyTrainConfig.crops, steps * batch_size),  # no more than it will see
-            steps=steps, minutes=minutes, seed=seed, checkpoint_minutes=checkpoint_minutes,
+            checkpoint_minutes=checkpoint_minutes,
         ))  # fmt: skip
-        out.print(f"model written to {weights}")
-        return
-    weights = train_codec(TrainConfig(
-        folders, out_dir, val, architecture, crop, batch_size, lr, steps=steps, minutes=minutes,
-        seed=seed, checkpoint_minutes=checkpoint_minutes, val_every=val_every, device=device,
-        resume=resume, init=init,
-    ))  # fmt: skip
+    else:
+        weights = train_codec(TrainConfig(
+            train_dirs=folders, out_dir=out_dir, val_dir=val, model=architecture, crop=crop,
+            batch_size=batch_size, lr=lr, steps=steps, minutes=minutes, seed=seed,
+            checkpoint_minutes=checkpoint_minutes, val_every=val_every, device=device,
+            resume=resume, init=init,
+        ))  # fmt: skip
     if weights:
         out.print(f"model written to {weights}")
 

@@ -7,6 +7,7 @@ $AECODEC_MODELS; weights anywhere else are loaded by path (`weights=`), the user
 """
 
 import copy
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
@@ -80,6 +81,25 @@ def save_model(model: Hyperprior, path: Path, card: dict) -> Path:
     card = {**card, "family": "hyperprior", "config": model.config.to_dict()}
     path.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
     return weights
+
+
+def architecture(
+    config: str, channels: tuple[int, int] | None = None, lambdas: str | None = None
+) -> HyperpriorConfig:
+    """A named config, with N and M or the comma-separated lambdas replaced if given."""
+    if config not in CONFIGS:
+        raise ModelError(f"unknown config '{config}' (known: {', '.join(CONFIGS)})")
+    result = CONFIGS[config]
+    if channels:
+        result = dataclasses.replace(result, N=channels[0], M=channels[1])
+    if lambdas:
+        try:
+            values = tuple(float(v) for v in lambdas.split(","))
+        except ValueError:
+            message = f"cannot read the lambdas '{lambdas}': give numbers, e.g. 0.01,0.1"
+            raise ModelError(message) from None
+        result = dataclasses.replace(result, lambdas=values)
+    return result
 
 
 def model_from_card(card: dict) -> Hyperprior:

@@ -54,10 +54,12 @@ def test_compress_info_decompress(aecodec, tiny_model, image_path):
     assert "tiny" in info.stdout and "56" in info.stdout and "40" in info.stdout
     out = image_path.parent / "restored.webp"
     done = aecodec("decompress", packed, "--weights", tiny_model, "-o", out)
-    assert done.returncode == 0, done.stderr and out.exists()
+    assert done.returncode == 0, done.stderr
+    assert out.exists()
     fast = image_path.parent / "fast.png"
     done = aecodec("decompress", packed, "--weights", tiny_model, "-o", fast, "--fast")
-    assert done.returncode == 0, done.stderr and fast.exists()
+    assert done.returncode == 0, done.stderr
+    assert fast.exists()
 
 
 def test_many_files_into_a_folder(aecodec, tiny_model, image_path, tmp_path):

@@ -16,7 +16,7 @@ TABLES = GaussianConditional.freeze()
 
 
 def cost(q, v, indexes, tau):
-    return rdoq._bits(q, indexes, TABLES) + tau * (q - v).square()
+    return rdoq.symbol_costs(q, indexes, TABLES) + tau * (q - v).square()
 
 
 @pytest.mark.parametrize("tau", [0.5, 4.0, 30.0])

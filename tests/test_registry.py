@@ -19,7 +19,7 @@ def file_naming(name: bytes, data: bytes) -> bytes:
     """A valid file's bytes with another model name and both checksums recomputed, as an
     attacker would write them."""
     n = data[6]
-    head_end = 7 + n + bitstream._FIXED.size + 4 * data[7 + n + bitstream._FIXED.size - 1] + 4
+    head_end = len(data) - sum(map(len, bitstream.unpack(data)[1])) - 4  # header CRC included
     head = data[:6] + bytes([len(name)]) + name + data[7 + n : head_end - 4]
     body = head + struct.pack(">I", zlib.crc32(head)) + data[head_end:-4]
     return body + struct.pack(">I", zlib.crc32(body))

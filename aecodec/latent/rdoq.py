@@ -49,10 +49,11 @@ def toward_zero(v: Tensor, indexes: Tensor, tables: Tables, tau: float) -> Tenso
     one step toward zero where that lowers bits + tau * squared error."""
     q = torch.round(v)
     step = q - torch.sign(q)
-    saved = _bits(q, indexes, tables) - _bits(step, indexes, tables)
+    saved = symbol_costs(q, indexes, tables) - symbol_costs(step, indexes, tables)
     added = tau * ((step - v).square() - (q - v).square())
     return torch.where((q != 0) & (added < saved), step, q)
 
 
-def _bits(q: Tensor, indexes: Tensor, tables: Tables) -> Tensor:
+def symbol_costs(q: Tensor, indexes: Tensor, tables: Tables) -> Tensor:
+    """Bits of each symbol q coded with table rows `indexes`, an escape priced at ESCAPE_BITS."""
     return symbol_bits(tables, q, indexes, ESCAPE_BITS).to(q.dtype)

@@ -162,9 +162,45 @@ def _load_optimizer(optimizer, moments: dict, step: int) -> None:
             }
 
 
+def ship(out: Path, name: str, weights: Path) -> None:
+    """Copy OUT's latest checkpoint into the package as NAME, its card completed."""
+    model, card, _ = load(out / "latest")
+    card["description"] = (
+        "byte-level window MLP (32 bytes of context, embeddings of 16, ReLU 1024 and 256), "
+        "mixed bitwise with adaptive order-n contexts by aecodec.text"
+    )
+    card["training"].update(
+        {
+            "data": "Debian packages of freely licensed English (recipes/text_data.py: "
+            + ", ".join(DEBIAN_SOURCES)
+            + ") and ../shared/data/text/tinyshakespeare",
+            "not_trained_on": "Canterbury and Calgary corpora (the evaluation files)",
+            "date": time.strftime("%Y-%m-%d"),
+            "device": "CPU, one thread at nice 19 on a shared 2-core machine",
+        }
+    )
+    save(model, weights / name, card)
+    print(f"shipped {out / 'latest'} (step {card['training']['steps']}) as {weights / name}")
+
+
+DEBIAN_SOURCES = (
+    "dict-gcide",
+    "dict-devil",
+    "jargon-text",
+    "fortunes",
+    "fortunes-min",
+    "python3.11-doc",
+    "developers-reference",
+    "debian-reference-en",
+    "debian-handbook",
+    "bible-kjv",
+)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Train the text model (resumes from --out).")
-    parser.add_argument("data", type=Path)
+    parser.add_argument("data", type=Path, nargs="?", help="training text (not with --ship)")
+    parser.add_argument("--ship", metavar="NAME", help="copy --out's latest into the package")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--val", type=Path)
     parser.add_argument("--steps", type=int, help=f"schedule length [{TrainConfig.steps}]")
@@ -172,6 +208,8 @@ def main() -> None:
     parser.add_argument("--context", type=int, default=TextModelConfig.context)
     parser.add_argument("--hidden", type=int, default=TextModelConfig.hidden)
     args = parser.parse_args()
+    if args.ship:
+        return ship(args.out, args.ship, Path(__file__).parent / "weights")
     config = TrainConfig(steps=args.steps or TrainConfig.steps, batch=args.batch)
     model_config = TextModelConfig(context=args.context, hidden=args.hidden)
     train(args.data, args.out, args.val, config, model_config, args.steps is not None)
