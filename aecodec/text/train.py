@@ -78,7 +78,9 @@ def train(
     config: TrainConfig,
     model_config: TextModelConfig,
     steps_given: bool = False,
+    until: int | None = None,
 ) -> None:
+    """Train until killed (or until step `until`, with a last checkpoint there)."""
     torch.set_num_threads(1)
     out.mkdir(parents=True, exist_ok=True)
     data = torch.from_numpy(np.fromfile(data_path, dtype=np.uint8))
@@ -87,14 +89,14 @@ def train(
     if latest.with_suffix(".json").exists():
         model, card, _ = load(latest)
         state = json.loads((out / "state.json").read_text())
-        step, best = state["step"], state.get("val_bpb")
+        step, val_bpb = state["step"], state.get("val_bpb")
         # The saved schedule goes on, except its length when --steps says otherwise.
         steps = config.steps if steps_given else state["train_config"]["steps"]
         config = dataclasses.replace(TrainConfig(**state["train_config"]), steps=steps)
         print(f"resumed at step {step} from {latest}", flush=True)
     else:
         torch.manual_seed(config.seed)
-        model, step, best = TextModel(model_config), 0, None
+        model, step, val_bpb = TextModel(model_config), 0, None
     model.train()
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     if (out / "optimizer.safetensors").exists():
@@ -102,7 +104,7 @@ def train(
     gen = torch.Generator().manual_seed(config.seed + step)
     k = model.config.context
     last_save, t0, running = time.monotonic(), time.monotonic(), []
-    while True:
+    while until is None or step < until:
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(config, step)
         windows, targets = batch(data, k, config.batch, config.pad_fraction, gen)
@@ -116,15 +118,16 @@ def train(
             msg = f"step {step} train {np.mean(running):.4f} bpb"
             if val is not None:
                 model.eval()
-                best = bits_per_byte(model, val)
+                val_bpb = bits_per_byte(model, val)
                 model.train()
-                msg += f" val {best:.4f} bpb"
+                msg += f" val {val_bpb:.4f} bpb"
             rate = config.eval_every * config.batch / (time.monotonic() - t0)
             print(f"{msg} lr {learning_rate(config, step):.2e} {rate:.0f} bytes/s", flush=True)
             running, t0 = [], time.monotonic()
         if time.monotonic() - last_save > 60 * config.checkpoint_minutes:
-            _checkpoint(model, optimizer, out, step, best, config, data_path)
+            _checkpoint(model, optimizer, out, step, val_bpb, config, data_path)
             last_save = time.monotonic()
+    _checkpoint(model, optimizer, out, step, val_bpb, config, data_path)
 
 
 def _checkpoint(model, optimizer, out: Path, step: int, val_bpb, config, data_path) -> None:
