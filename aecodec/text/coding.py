@@ -13,6 +13,7 @@ import constriction
 import numpy as np
 import torch
 
+from aecodec.text.match import MatchModel
 from aecodec.text.mixing import Mixer
 from aecodec.text.model import PAD, ExactTextModel
 
@@ -38,6 +39,7 @@ class _Lanes:
         self.rows = np.full((lanes, self.context + self.size), PAD, dtype=np.uint8)
         self.length = length
         self.mixer = Mixer(lanes)
+        self.match = MatchModel(self.rows, self.context)
 
     def begin(self, t: int, weights: np.ndarray | None = None) -> int:
         a = int(self.active[t])
@@ -45,8 +47,13 @@ class _Lanes:
             weights = weights[:a]
         elif self.model is not None:
             weights = self.model.probabilities(self.rows[:a, t : t + self.context])
-        self.mixer.begin_byte(a, weights)
+        self.mixer.begin_byte(a, weights, self.match.predict(a))
         return a
+
+    def end(self, t: int, a: int, byte: np.ndarray) -> None:
+        """Byte t of the active lanes is known (and in `rows`)."""
+        self.mixer.end_byte(a, byte)
+        self.match.update(a, t, self.mixer.history[:a])
 
     def ahead(self, t: int, steps: int) -> np.ndarray:
         """The model's weights for steps t to t + steps - 1 of every lane, (steps, lanes, 256),
@@ -96,7 +103,7 @@ def encode_block(data: bytes, lanes: int, model: ExactTextModel | None) -> bytes
             y = (byte >> bit) & 1
             coder.encode(y, _BERNOULLI, p * (1.0 / 4096))
             block.mixer.update(y)
-        block.mixer.end_byte(a, byte)
+        block.end(t, a, byte)
     return coder.get_compressed().astype("<u4").tobytes()
 
 
@@ -114,5 +121,5 @@ def decode_block(stream: bytes, length: int, lanes: int, model: ExactTextModel |
             block.mixer.update(coder.decode(_BERNOULLI, p * (1.0 / 4096)))
         byte = block.mixer.byte()
         block.rows[:a, block.context + t] = byte
-        block.mixer.end_byte(a, byte)
+        block.end(t, a, byte)
     return block.flat()

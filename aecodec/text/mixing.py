@@ -22,12 +22,13 @@ import numpy as np
 TABLE_BITS = 21  # slots per context order
 ORDERS = (1, 2, 3, 4, 5, 6, 8)  # byte orders hashed from the lane's last bytes
 N_CONTEXTS = len(ORDERS) + 3  # + the word, + the word and the one before, + order 0
-N_INPUTS = N_CONTEXTS + 2  # + the pretrained model, + a bias
+N_INPUTS = N_CONTEXTS + 3  # + the pretrained model, + the match model, + a bias
 COUNT_LIMIT = 255  # the table's learning rate falls as 1 / (n + 1.5) down to this
 MIX_SHIFT = 11  # mixer learning rate: dw = err * x >> MIX_SHIFT (weights scaled by 2**16)
 MIX_INIT = 1 << 14  # initial weight of each input (0.25)
 BIAS = 256
 APM_RATE = 6
+MATCH_RATE = 6
 MIXER2_SETS = 16 * 8
 MIXER_SETS = 256 * N_CONTEXTS  # partial byte x number of byte contexts seen before (0..6)
 _MUL = np.uint64(0x9E3779B97F4A7C15)
@@ -106,6 +107,7 @@ class Mixer:
         # and one update serve both.
         self.weights = np.full((MIXER_SETS + MIXER2_SETS, N_INPUTS), MIX_INIT, dtype=np.int64)
         self.flat_weights = self.weights.reshape(-1)  # a view: updates go through it
+        self.match_prob = np.tile(np.array([1 << 14, 3 << 14], dtype=np.int32), 16)  # p(1)
         self.apm = APM(2 << 16)  # two maps of 2**16 contexts each: order 1 and hashed order 2
         self.history = np.zeros(lanes, dtype=np.uint64)  # the lane's last 8 bytes
         self.word = np.zeros(lanes, dtype=np.uint64)  # hash of the current word's letters
@@ -113,8 +115,12 @@ class Mixer:
         self._offsets = np.arange(N_CONTEXTS, dtype=np.int64) << TABLE_BITS
         self._order_masks = [np.uint64((1 << (8 * n)) - 1) for n in ORDERS]
 
-    def begin_byte(self, active: int, byte_weights: np.ndarray | None) -> None:
-        """Hash each lane's contexts and take the model's byte weights (active, 256) or None."""
+    def begin_byte(
+        self, active: int, byte_weights: np.ndarray | None, match: tuple | None = None
+    ) -> None:
+        """Hash each lane's contexts; take the model's byte weights (active, 256) or None, and
+        the match model's expected bytes and match lengths."""
+        self._expected, self._match_length = match if match else (None, None)
         h = self.history[:active]
         with np.errstate(over="ignore"):
             keys = [(h & m) * _MUL + np.uint64(i + 1) for i, m in enumerate(self._order_masks)]
@@ -157,7 +163,8 @@ class Mixer:
         inputs[:, N_CONTEXTS] = model_stretch
         # A second mixer's weight set: the model's confidence (16 buckets) and the bit position.
         set2 = MIXER_SETS + ((model_stretch + 2048) >> 8) * 8 + self._bit
-        inputs[:, N_CONTEXTS + 1] = BIAS
+        inputs[:, N_CONTEXTS + 1] = self._match_input(c0)
+        inputs[:, N_CONTEXTS + 2] = BIAS
         self._inputs = inputs
         self._sets = np.empty((2, len(c0)), dtype=np.int64)
         self._sets[0], self._sets[1] = set1, set2
@@ -166,6 +173,18 @@ class Mixer:
         p = _squash((dots[0] + dots[1]) >> 1)
         a = self.apm.refine(p, self._apm_contexts ^ c0)  # (2, lanes): c0 fills the low byte
         return np.minimum(np.maximum((p + a[0] + 2 * a[1] + 2) >> 2, 1), 4095)
+
+    def _match_input(self, c0: np.ndarray) -> np.ndarray:
+        """Stretched p(1) from the match model: how often a match of this length was right,
+        pointed the way of the expected bit; 0 without a match or once it is contradicted."""
+        self._match_slot = None
+        if self._expected is None:
+            return np.zeros(len(c0), dtype=np.int64)
+        agree = (((self._expected | 256) >> (self._bit + 1)) == c0) & (self._match_length > 0)
+        expected_bit = (self._expected >> self._bit) & 1
+        slot = np.minimum(self._match_length, 15) * 2 + expected_bit
+        self._match_slot, self._match_agree = slot, agree
+        return np.where(agree, stretch_table()[self.match_prob[slot] >> 4], 0)
 
     def _model_bit(self) -> np.ndarray:
         if self._cumulative is None:
@@ -197,6 +216,12 @@ class Mixer:
         self.prob[idx] = np.minimum(np.maximum(self.prob[idx], _P_LOW), _P_HIGH)
         self.count[idx] = np.minimum(self.count[idx], COUNT_LIMIT)
         self.apm.update(y)
+        if self._match_slot is not None and self._match_agree.any():
+            slot = self._match_slot[self._match_agree]
+            target = y[self._match_agree] << 16
+            delta = (target - self.match_prob[slot]) >> MATCH_RATE
+            np.add.at(self.match_prob, slot, delta.astype(np.int32))
+            self.match_prob[slot] = np.minimum(np.maximum(self.match_prob[slot], 64), 65472)
         err = (y << 12)[None] - self._mixed
         cells = (self._sets * N_INPUTS)[..., None] + np.arange(N_INPUTS)
         grads = (self._inputs[None] * err[..., None]) >> MIX_SHIFT
