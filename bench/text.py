@@ -7,8 +7,9 @@ Prints a Markdown table: one row per compressor (measured in this run, each file
 decompressed, the round trip checked), bits per byte per file, compression and decompression
 speed over all files in MB per wall second and per CPU second; then the target (the best classic
 row less 15 %) and the published cmix v19 figures. `--ablation` instead prints the model's
-candidates alone and mixed (bits per byte and KB per CPU second). `cut20k` is
-the first 20,000 bytes of alice29.txt (a small file). brotli needs the `brotli` package.
+candidates alone and mixed (bits per byte and KB per CPU second; `--lanes` adds other lane
+counts). `cut20k` is the first 20,000 bytes of alice29.txt (a small file). brotli needs the
+`brotli` package.
 """
 
 import argparse
@@ -118,7 +119,7 @@ def _minus(a: tuple, b: tuple) -> tuple:
     return a[0] - b[0], a[1] - b[1]
 
 
-def ablation(data: dict[str, bytes], model: str | None) -> None:
+def ablation(data: dict[str, bytes], model: str | None, lane_counts: list[int]) -> None:
     """The candidates for the model, on their own and mixed: bits per byte and KB per CPU
     second of compression. The model alone is its ideal code length from the coder's integer
     probabilities (no coding); the contexts alone are the coder without a model."""
@@ -129,15 +130,17 @@ def ablation(data: dict[str, bytes], model: str | None) -> None:
 
     codec = api.load_model(model or api.DEFAULT_MODEL)
     k = codec.exact.config.context
-    print("| file | candidate | bpb | KB per CPU s |\n|---|---|---:|---:|")
+    print("| file | candidate | lanes | bpb | KB per CPU s |\n|---|---|---:|---:|---:|")
     for name, text in data.items():
         lanes = coding.lane_count(len(text))
-        for label, exact in (("adaptive contexts alone", None), ("mix", codec.exact)):
+        runs = [("adaptive contexts alone", None, lanes), ("mix", codec.exact, lanes)]
+        runs += [("mix", codec.exact, n) for n in lane_counts if n != lanes]
+        for label, exact, lanes in runs:
             start = _clocks()
             size = len(coding.encode_block(text, lanes, exact))
             cpu = _clocks()[1] - start[1]
             bpb, rate = 8 * size / len(text), len(text) / cpu / 1e3
-            print(f"| {name} | {label} | {bpb:.3f} | {rate:.1f} |")
+            print(f"| {name} | {label} | {lanes} | {bpb:.3f} | {rate:.1f} |")
         padded = np.frombuffer(bytes([PAD]) * k + text, dtype=np.uint8)
         windows = np.lib.stride_tricks.sliding_window_view(padded, k)[: len(text)]
         start, bits = _clocks(), 0.0
@@ -147,7 +150,7 @@ def ablation(data: dict[str, bytes], model: str | None) -> None:
             bits -= np.log2(np.maximum(chosen, 1) / weights.sum(axis=1)).sum()
         cpu = _clocks()[1] - start[1]
         rate = len(text) / cpu / 1e3
-        print(f"| {name} | {codec.name} alone | {bits / len(text):.3f} | {rate:.1f} |")
+        print(f"| {name} | {codec.name} alone | | {bits / len(text):.3f} | {rate:.1f} |")
         assert math.isfinite(bits)
 
 
@@ -158,13 +161,14 @@ def main() -> None:
     parser.add_argument("--files", default=",".join(FILES))
     parser.add_argument("--model", help="text model for the aet row (default: the shipped one)")
     parser.add_argument("--ablation", action="store_true", help="the model's parts, alone")
+    parser.add_argument("--lanes", default="", help="with --ablation: lane counts to compare")
     args = parser.parse_args()
     files = args.files.split(",")
     data = {f: (args.root / FILES[f]).read_bytes() for f in files}
     if "cut20k" in data:
         data["cut20k"] = data["cut20k"][:CUT]
     if args.ablation:
-        return ablation(data, args.model)
+        return ablation(data, args.model, [int(n) for n in args.lanes.split(",") if n])
     rows = []
     for coder in coders(args.codecs.split(","), args.model).values():
         sizes, enc, dec = {}, np.zeros(2), np.zeros(2)
