@@ -121,3 +121,14 @@ def test_header_fields(codec):
     header, blocks = fmt.unpack(api.compress(data, codec))
     assert (header.model, header.length, header.crc) == ("tiny", len(data), fmt.crc32(data))
     assert header.weights_hash == codec.weights_hash and len(blocks) == 1
+
+
+def test_repeats_across_lanes_round_trip_and_are_found(codec, monkeypatch):
+    # The match model points into other lanes' bytes: only ever at bytes already decoded.
+    monkeypatch.setattr("aecodec.text.coding.MIN_LANE", 64)
+    phrase = bytes(random.Random(4).choices(range(32, 127), k=300))
+    data = phrase * 6 + b"tail"
+    packed = api.compress(data, codec)
+    assert api.info(packed)["blocks"][0]["lanes"] > 20
+    assert len(packed) < len(data) / 3
+    assert api.decompress(packed, codec) == data
