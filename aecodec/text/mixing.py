@@ -172,7 +172,7 @@ class Mixer:
         self._mixed = _squash(dots)  # each mixer's own prediction, for its update
         p = _squash((dots[0] + dots[1]) >> 1)
         a = self.apm.refine(p, self._apm_contexts ^ c0)  # (2, lanes): c0 fills the low byte
-        return np.minimum(np.maximum((p + a[0] + 2 * a[1] + 2) >> 2, 1), 4095)
+        return np.minimum(np.maximum((a[0] + a[1] + 1) >> 1, 1), 4095)
 
     def _match_input(self, c0: np.ndarray) -> np.ndarray:
         """Stretched p(1) from the match model: how often a match of this length was right,
