@@ -1,5 +1,7 @@
 """`aecodec text compress|decompress|info`: files, standard streams, --force, one error line."""
 
+from pathlib import Path
+
 import pytest
 import torch
 from typer.testing import CliRunner
@@ -65,7 +67,10 @@ def test_bad_input_is_one_error_line_and_exit_1(tmp_path, content):
     assert done.output.count("\n") == 1 and done.output.startswith("error: ")
 
 
-def test_every_command_has_help():
-    for command in ("compress", "decompress", "info"):
-        done = invoke(command, "--help")
+def test_every_command_has_help_and_is_in_the_docs():
+    docs = (Path(__file__).parents[1] / "docs" / "text.md").read_text()
+    for command in app.registered_commands:
+        name = command.callback.__name__
+        done = invoke(name, "--help")
         assert done.exit_code == 0 and len(done.output) > 100
+        assert f"aecodec text {name}" in docs
