@@ -22,7 +22,7 @@ import numpy as np
 TABLE_BITS = 21  # slots per context order
 ORDERS = (1, 2, 3, 4, 5, 6, 8)  # byte orders hashed from the lane's last bytes
 N_CONTEXTS = len(ORDERS) + 3  # + the word, + the word and the one before, + order 0
-N_INPUTS = N_CONTEXTS + 3  # + the pretrained model, + the match model, + a bias
+N_INPUTS = N_CONTEXTS + 4  # + the pretrained model, raw and adapted; + the match model; + a bias
 COUNT_LIMIT = 255  # the table's learning rate falls as 1 / (n + 1.5) down to this
 MIX_SHIFT = 11  # mixer learning rate: dw = err * x >> MIX_SHIFT (weights scaled by 2**16)
 MIX_INIT = 1 << 14  # initial weight of each input (0.25)
@@ -109,6 +109,7 @@ class Mixer:
         self.flat_weights = self.weights.reshape(-1)  # a view: updates go through it
         self.match_prob = np.tile(np.array([1 << 14, 3 << 14], dtype=np.int32), 16)  # p(1)
         self.apm = APM(2 << 16)  # two maps of 2**16 contexts each: order 1 and hashed order 2
+        self.model_apm = APM(1 << 16)  # the model's probability, adapted to the file by order 1
         self.history = np.zeros(lanes, dtype=np.uint64)  # the lane's last 8 bytes
         self.word = np.zeros(lanes, dtype=np.uint64)  # hash of the current word's letters
         self.previous_word = np.zeros(lanes, dtype=np.uint64)
@@ -159,8 +160,11 @@ class Mixer:
         set1 = seen * 256 + c0
         inputs = np.empty((len(c0), N_INPUTS), dtype=np.int64)
         inputs[:, :N_CONTEXTS] = stretch[self._p16 >> 4]
-        model_stretch = stretch[self._model_bit()]
+        model_p = self._model_bit()
+        model_stretch = stretch[model_p]
         inputs[:, N_CONTEXTS] = model_stretch
+        adapted = self.model_apm.refine(model_p, (self._apm_contexts[0] | c0)[None])[0]
+        inputs[:, N_CONTEXTS + 3] = stretch[np.minimum(np.maximum(adapted, 1), 4095)]
         # A second mixer's weight set: the model's confidence (16 buckets) and the bit position.
         set2 = MIXER_SETS + ((model_stretch + 2048) >> 8) * 8 + self._bit
         inputs[:, N_CONTEXTS + 1] = self._match_input(c0)
@@ -216,6 +220,7 @@ class Mixer:
         self.prob[idx] = np.minimum(np.maximum(self.prob[idx], _P_LOW), _P_HIGH)
         self.count[idx] = np.minimum(self.count[idx], COUNT_LIMIT)
         self.apm.update(y)
+        self.model_apm.update(y)
         if self._match_slot is not None and self._match_agree.any():
             slot = self._match_slot[self._match_agree]
             target = y[self._match_agree] << 16
