@@ -109,8 +109,9 @@ def compress(
         for warning in picture.warnings:
             err.print(f"warning: {source}: {warning}")
         result = codec.compress_picture(
-            picture, quality, model, weights=weights, bpp=bpp, size=size_bytes, strip=strip
-        )
+            picture, quality, model, weights=weights, bpp=bpp, size=size_bytes, strip=strip,
+            max_pixels=max_pixels,
+        )  # fmt: skip
         for warning in result.warnings[len(picture.warnings) :]:
             err.print(f"warning: {source}: {warning}")
         atomic_write(target, result.data, force)

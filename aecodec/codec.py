@@ -76,8 +76,9 @@ def compress(
     and XMP travel in the file unless `strip`."""
     picture = read_picture(image, max_pixels)
     return compress_picture(
-        picture, quality, model, weights=weights, bpp=bpp, size=size, strip=strip
-    ).data
+        picture, quality, model, weights=weights, bpp=bpp, size=size, strip=strip,
+        max_pixels=max_pixels,
+    ).data  # fmt: skip
 
 
 def compress_picture(
@@ -89,7 +90,10 @@ def compress_picture(
     bpp: float | None = None,
     size: int | None = None,
     strip: bool = False,
+    max_pixels: int | None = None,
 ) -> Compressed:
+    h, w = picture.rgb.shape[:2]
+    check_pixels(w, h, "the image", max_pixels, Hyperprior.stride)  # the area the model works on
     block = b"" if strip else bitstream.pack_metadata(picture.metadata)  # b"": flags stay 0
     loaded = cached_model(model or DEFAULT_MODEL, _key(weights))
     if not bitstream.MODEL_NAME.fullmatch(loaded.name):
@@ -205,7 +209,7 @@ def decode_latents(
     """Check an .aec file against its model and decode its latents exactly: the header, the
     payloads, and the synthesis input (y_hat times the inverse gain of the file's quality)."""
     header, payloads = bitstream.unpack(data)
-    check_pixels(header.width, header.height, "the file", max_pixels)
+    check_pixels(header.width, header.height, "the file", max_pixels, Hyperprior.stride)
     loaded = cached_model(header.model, _key(weights))
     if loaded.weights_hash != header.weights_hash:
         raise ModelError(

@@ -324,14 +324,22 @@ def _check_size(size: tuple[int, int], name: str, max_pixels: int) -> None:
     check_pixels(width, height, name, max_pixels)
 
 
-def check_pixels(width: int, height: int, name: str, max_pixels: int | None = None) -> None:
+def check_pixels(
+    width: int, height: int, name: str, max_pixels: int | None = None, stride: int = 1
+) -> None:
     """UnsupportedImage if an image of that size is over the pixel limit (the same check for an
-    image file and for what an .aec header claims)."""
+    image file and for what an .aec header claims). With `stride`, the area counted is the one a
+    codec works on, each side padded to a multiple of it: a 1x8192 image costs what 64x8192
+    does, so that is what the limit must see."""
     max_pixels = max_pixels or DEFAULT_MAX_PIXELS
-    if width * height > max_pixels:
-        amount, limit = _pixels(width * height), _pixels(max_pixels).rstrip("s")
+    padded_w, padded_h = -(-width // stride) * stride, -(-height // stride) * stride
+    if padded_w * padded_h > max_pixels:
+        area, pixels = f"{width}x{height}", width * height
+        if pixels <= max_pixels:  # only the padding takes it over: say so
+            area, pixels = f"{area}, coded as {padded_w}x{padded_h}", padded_w * padded_h
+        amount, limit = _pixels(pixels), _pixels(max_pixels).rstrip("s")
         raise UnsupportedImage(
-            f"{name} is {width}x{height} = {amount}, over the {limit.replace(' ', '-')} limit "
+            f"{name} is {area} = {amount}, over the {limit.replace(' ', '-')} limit "
             "(allow more with --max-pixels)"
         )
 

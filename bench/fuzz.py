@@ -19,7 +19,8 @@ by the first words of its message), and the bugs: `crash` (any other exception, 
 died), `slow` (twice over the time bound), `memory` (over the memory bound, a MemoryError, or a
 failed allocation, even one reported as an AecodecError), `hang` (killed by the watchdog).
 
-Bounds, per pixel the header claims (a tiny file may describe a large flat image; LIMIT is what
+Bounds, per pixel the codec works on for the size the header claims (each side padded to 64: a
+1x8192 image costs what 64x8192 does; a tiny file may describe a large flat image; LIMIT is what
 stops a bomb). Measured 2026-12-01 on the 2-core machine with one thread per worker, a valid file
 decodes in about 20 ms + 4 to 5.5 us of CPU per pixel and its peak RSS grows by about 800 bytes
 per pixel (384x384: 0.8 s, +107 MiB; 1024x1024: 4.3 s, +300 MiB); each run measures a 384x384

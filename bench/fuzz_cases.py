@@ -71,12 +71,17 @@ def fix_crcs(data: bytes) -> bytes:
     return bytes(out)
 
 
+STRIDE = 64  # the codec works on the image padded to a multiple of this on each side
+
+
 def claimed_pixels(data: bytes) -> int:
-    """width x height as a reader finds them in (possibly damaged) bytes; 0 if cut before."""
+    """The area the codec works on for the width x height a reader finds in (possibly damaged)
+    bytes, each side padded to STRIDE (a 1x8192 image costs what 64x8192 does); 0 if cut
+    before."""
     if len(data) < 7 or len(data) < 7 + data[6] + FIXED.size:
         return 0
     _, _, width, height, _, _ = FIXED.unpack_from(data, 7 + data[6])
-    return width * height
+    return -(-width // STRIDE) * STRIDE * -(-height // STRIDE) * STRIDE
 
 
 # Mutations: each changes the segments in place and returns a label ---------------------------

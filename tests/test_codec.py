@@ -236,3 +236,13 @@ def test_running_out_of_memory_is_not_reported_as_corruption(tiny_model, monkeyp
     monkeypatch.setattr(Hyperprior, "decompress", no_memory)
     with pytest.raises(OutOfMemory, match="not enough memory to decode 8x8 pixels"):
         aecodec.decompress(data, weights=tiny_model)
+
+
+def test_the_pixel_limit_counts_the_area_the_codec_works_on(tiny_model):
+    # 1 x 4096 pixels is coded as 64 x 4096: that, not width x height, is what costs work
+    header, payloads = bitstream.unpack(aecodec.compress(smooth_image(8, 8), weights=tiny_model))
+    thin = bitstream.Header(header.model, header.weights_hash, 50, 4096, 1, header.layout)
+    with pytest.raises(UnsupportedImage, match="4096x1, coded as 4096x64 = 262144 pixels, over"):
+        aecodec.decompress(bitstream.pack(thin, payloads), weights=tiny_model, max_pixels=10**5)
+    with pytest.raises(UnsupportedImage, match="the image is 4096x1, coded as 4096x64"):
+        aecodec.compress(smooth_image(1, 4096), weights=tiny_model, max_pixels=10**5)

@@ -26,10 +26,7 @@ fuzz = load_script("fuzz")
 LIMIT = fuzz.LIMIT
 CORPUS = sorted((Path(__file__).parent / "data" / "fuzz").glob("*.aec"))
 # Files of the corpus the decoder still gets wrong: name -> why (xfail until it is fixed).
-STILL_FAILING = {
-    "slow-1x8192-L-decodes-64-rows.aec": "a 1-pixel-high image is synthesised 64 rows high (the "
-    "model's stride): the work follows the padded area, not width x height",
-}
+STILL_FAILING: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
