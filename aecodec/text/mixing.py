@@ -29,7 +29,7 @@ MIX_INIT = 1 << 14  # initial weight of each input (0.25)
 BIAS = 256
 APM_RATE = 6
 MATCH_RATE = 6
-MIXER2_SETS = 16 * 8
+MIXER2_SETS = 16 * 8 * 3
 MIXER_SETS = 256 * N_CONTEXTS  # partial byte x number of byte contexts seen before (0..6)
 _MUL = np.uint64(0x9E3779B97F4A7C15)
 _MASK = (1 << TABLE_BITS) - 1
@@ -165,9 +165,13 @@ class Mixer:
         inputs[:, N_CONTEXTS] = model_stretch
         adapted = self.model_apm.refine(model_p, (self._apm_contexts[0] | c0)[None])[0]
         inputs[:, N_CONTEXTS + 3] = stretch[np.minimum(np.maximum(adapted, 1), 4095)]
-        # A second mixer's weight set: the model's confidence (16 buckets) and the bit position.
-        set2 = MIXER_SETS + ((model_stretch + 2048) >> 8) * 8 + self._bit
         inputs[:, N_CONTEXTS + 1] = self._match_input(c0)
+        # The second mixer's weight set: the model's confidence (16 buckets), the bit position,
+        # and the match: none, short, long (over 15 bytes).
+        matched = 0
+        if self._match_slot is not None:
+            matched = self._match_agree * (1 + (self._match_length > 15))
+        set2 = MIXER_SETS + (((model_stretch + 2048) >> 8) * 8 + self._bit) * 3 + matched
         inputs[:, N_CONTEXTS + 2] = BIAS
         self._inputs = inputs
         self._sets = np.empty((2, len(c0)), dtype=np.int64)
