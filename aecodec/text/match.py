@@ -10,7 +10,7 @@ the decoder has those bytes when the pointer is used.
 
 import numpy as np
 
-MIN_LENGTH = 6  # bytes hashed to find a match
+MIN_LENGTH = 8  # bytes hashed to find a match
 TABLE_BITS = 20
 MAX_LENGTH = 65535
 _MUL = np.uint64(0x9E3779B97F4A7C15)
