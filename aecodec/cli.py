@@ -290,9 +290,13 @@ def train(
         out.print(f"model written to {weights}")
 
 
-from aecodec.family.cli import register  # noqa: E402  (the autoencoder family's commands)
+# The wings' commands, mounted here: the autoencoder family's at the top level, text's under
+# `aecodec text`.
+from aecodec.family.cli import register  # noqa: E402
+from aecodec.text.cli import app as text_app  # noqa: E402
 
 register(app)
+app.add_typer(text_app, name="text")
 
 
 _UNITS = {"b": 1, "kb": 1000, "kib": 1024, "mb": 1000**2, "mib": 1024**2}
