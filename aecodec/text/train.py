@@ -182,6 +182,7 @@ def ship(out: Path, name: str, weights: Path) -> None:
             "device": "CPU, one thread at nice 19 on a shared 2-core machine",
         }
     )
+    weights.mkdir(parents=True, exist_ok=True)
     save(model, weights / name, card)
     print(f"shipped {out / 'latest'} (step {card['training']['steps']}) as {weights / name}")
 
