@@ -10,6 +10,9 @@ from aecodec.models.hyperprior import Hyperprior
 from aecodec.zoo import CONFIGS, save_model
 
 TINY = CONFIGS["hyperprior-tiny"]
+# The suite's models are tiny: a second thread only adds hand-offs, and on a busy machine OpenMP's
+# waiting threads make a test up to 30 times slower. Tests of thread counts set their own.
+torch.set_num_threads(1)
 
 
 @pytest.fixture(

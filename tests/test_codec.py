@@ -67,11 +67,11 @@ def test_decoding_is_identical_in_another_process_with_other_threads_and_no_oned
     expected = np.asarray(aecodec.decompress(data, weights=tiny_model))
     script = (
         "import sys, torch, numpy as np, aecodec\n"
-        "torch.set_num_threads(1); torch.backends.mkldnn.enabled = False\n"
+        "torch.set_num_threads(2); torch.backends.mkldnn.enabled = False\n"
         "img = aecodec.decompress(open(sys.argv[1], 'rb').read(), weights=sys.argv[3])\n"
         "np.save(sys.argv[2], np.asarray(img))\n"
     )
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2"}  # the suite runs on 1
     args = [str(tmp_path / "x.aec"), str(tmp_path / "y.npy"), tiny_model]
     subprocess.run([sys.executable, "-c", script, *args], check=True, env=env)
     assert np.array_equal(np.load(tmp_path / "y.npy"), expected)
