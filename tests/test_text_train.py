@@ -27,6 +27,16 @@ def test_checkpoints_and_resumes(tmp_path):
     assert not list(tmp_path.glob("run/*.pt")) and not list(tmp_path.glob("run/*.pkl"))
 
 
+def test_a_new_run_can_start_from_a_saved_model(tmp_path):
+    data = tmp_path / "train.txt"
+    data.write_bytes(b"abcabcabd " * 100)
+    train(data, tmp_path / "a", None, TrainConfig(batch=16, warmup=1), TINY, until=2)
+    train(data, tmp_path / "b", None, TrainConfig(), TINY, until=0, init=tmp_path / "a" / "latest")
+    start, _, _ = load(tmp_path / "b" / "latest")
+    trained, _, _ = load(tmp_path / "a" / "latest")
+    assert torch.equal(start.head.weight, trained.head.weight)
+
+
 def test_learning_rate_warms_up_then_falls_to_its_floor():
     config = TrainConfig(lr=1e-3, min_lr=1e-4, warmup=10, steps=100)
     assert learning_rate(config, 0) == 1e-4

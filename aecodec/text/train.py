@@ -79,6 +79,7 @@ def train(
     model_config: TextModelConfig,
     steps_given: bool = False,
     until: int | None = None,
+    init: Path | None = None,
 ) -> None:
     """Train until killed (or until step `until`, with a last checkpoint there)."""
     torch.set_num_threads(1)
@@ -97,6 +98,9 @@ def train(
     else:
         torch.manual_seed(config.seed)
         model, step, val_bpb = TextModel(model_config), 0, None
+        if init is not None:  # e.g. a shipped model: its weights, a fresh optimizer and schedule
+            model = load(init)[0]
+            print(f"initialised from {init}", flush=True)
     model.train()
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     if (out / "optimizer.safetensors").exists():
@@ -211,12 +215,14 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=TrainConfig.batch)
     parser.add_argument("--context", type=int, default=TextModelConfig.context)
     parser.add_argument("--hidden", type=int, default=TextModelConfig.hidden)
+    parser.add_argument("--init", type=Path, help="start from PATH.safetensors + PATH.json")
     args = parser.parse_args()
     if args.ship:
         return ship(args.out, args.ship, Path(__file__).parent / "weights")
     config = TrainConfig(steps=args.steps or TrainConfig.steps, batch=args.batch)
     model_config = TextModelConfig(context=args.context, hidden=args.hidden)
-    train(args.data, args.out, args.val, config, model_config, args.steps is not None)
+    given = args.steps is not None
+    train(args.data, args.out, args.val, config, model_config, given, init=args.init)
 
 
 if __name__ == "__main__":
