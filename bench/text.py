@@ -51,6 +51,15 @@ COMMANDS = {
 CMIX = {"alice29.txt": 1.645, "book1": 1.816}
 
 
+def load(model: str | None):
+    """--model: a shipped or installed model's name, else the path of a checkpoint."""
+    from aecodec.text import api  # late, as in coders(): the classic rows need no torch
+
+    if not model or model in api.available_models():
+        return api.load_model(model or api.DEFAULT_MODEL)
+    return api.load_model(weights=model)
+
+
 def coders(names: list[str], model: str | None) -> dict:
     """name -> (label, compress(bytes) -> bytes, decompress(bytes) -> bytes)."""
     out = {}
@@ -69,7 +78,7 @@ def coders(names: list[str], model: str | None) -> dict:
         elif name == "aet":
             from aecodec.text import api
 
-            codec = api.load_model(model or api.DEFAULT_MODEL)
+            codec = load(model)
             out[name] = (f"**aet** {codec.name}", *_aet(api, codec))
         else:
             sys.exit(f"unknown codec {name}")
@@ -125,10 +134,10 @@ def ablation(data: dict[str, bytes], model: str | None, lane_counts: list[int]) 
     probabilities (no coding); the contexts alone are the coder without a model."""
     import math
 
-    from aecodec.text import api, coding
+    from aecodec.text import coding
     from aecodec.text.model import PAD
 
-    codec = api.load_model(model or api.DEFAULT_MODEL)
+    codec = load(model)
     k = codec.exact.config.context
     print("| file | candidate | lanes | bpb | KB per CPU s |\n|---|---|---:|---:|---:|")
     for name, text in data.items():
@@ -159,7 +168,9 @@ def main() -> None:
     parser.add_argument("root", type=Path, help="the folder holding canterbury/ and calgary/")
     parser.add_argument("--codecs", default="gzip,bzip2,xz,zstd,brotli,aet")
     parser.add_argument("--files", default=",".join(FILES))
-    parser.add_argument("--model", help="text model for the aet row (default: the shipped one)")
+    parser.add_argument(
+        "--model", help="text model (name or checkpoint path) for the aet row (default: shipped)"
+    )
     parser.add_argument("--ablation", action="store_true", help="the model's parts, alone")
     parser.add_argument("--lanes", default="", help="with --ablation: lane counts to compare")
     args = parser.parse_args()

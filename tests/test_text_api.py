@@ -8,7 +8,7 @@ import torch
 from aecodec.errors import AecodecError, ModelError, TextFormatError
 from aecodec.text import api
 from aecodec.text import format as fmt
-from aecodec.text.model import TextModel, TextModelConfig
+from aecodec.text.model import TextModel, TextModelConfig, card_for, save
 
 TINY = TextModelConfig(context=4, embed=4, hidden=16, hidden2=8)
 ENGLISH = (
@@ -132,3 +132,13 @@ def test_repeats_across_lanes_round_trip_and_are_found(codec, monkeypatch):
     assert api.info(packed)["blocks"][0]["lanes"] > 20
     assert len(packed) < len(data) / 3
     assert api.decompress(packed, codec) == data
+
+
+@pytest.mark.parametrize("name", ["../evil", "/tmp/evil", "evil"])
+def test_a_file_names_its_model_by_registry_name_never_by_path(tmp_path, name, monkeypatch):
+    # Model files where the name would point, were it a path: never opened.
+    monkeypatch.chdir(tmp_path)
+    save(TextModel(TINY), tmp_path / "evil", card_for(TINY))
+    packed = api.compress(text(4000), tiny_codec(name=name))
+    with pytest.raises(ModelError, match="is not a model name|'evil' is not installed"):
+        api.decompress(packed)

@@ -32,20 +32,20 @@ def invoke(*args, input=None):
 def test_compress_decompress_info(tmp_path, model):
     source = tmp_path / "fox.txt"
     source.write_bytes(TEXT)
-    done = invoke("compress", str(source), "--model", model)
+    done = invoke("compress", str(source), "--weights", model)
     assert done.exit_code == 0, done.output
     assert "bpb" in done.output and (tmp_path / "fox.txt.aet").exists()
     source.unlink()
-    assert invoke("decompress", str(tmp_path / "fox.txt.aet"), "--model", model).exit_code == 0
+    assert invoke("decompress", str(tmp_path / "fox.txt.aet"), "--weights", model).exit_code == 0
     assert source.read_bytes() == TEXT
     info = invoke("info", str(tmp_path / "fox.txt.aet"))
     assert "model tiny" in info.output and f"{len(TEXT):,} bytes" in info.output
 
 
 def test_standard_streams(model):
-    packed = invoke("compress", "-", "-o", "-", "--model", model, input=TEXT)
+    packed = invoke("compress", "-", "-o", "-", "--weights", model, input=TEXT)
     assert packed.exit_code == 0
-    restored = invoke("decompress", "-", "-o", "-", "--model", model, input=packed.stdout_bytes)
+    restored = invoke("decompress", "-", "-o", "-", "--weights", model, input=packed.stdout_bytes)
     assert restored.stdout_bytes == TEXT
 
 
@@ -53,9 +53,9 @@ def test_never_overwrites_without_force(tmp_path, model):
     source, target = tmp_path / "a.txt", tmp_path / "a.txt.aet"
     source.write_bytes(TEXT)
     target.write_bytes(b"keep")
-    done = invoke("compress", str(source), "--model", model)
+    done = invoke("compress", str(source), "--weights", model)
     assert done.exit_code == 1 and "--force" in done.output and target.read_bytes() == b"keep"
-    assert invoke("compress", str(source), "--model", model, "--force").exit_code == 0
+    assert invoke("compress", str(source), "--weights", model, "--force").exit_code == 0
 
 
 @pytest.mark.parametrize("content", [b"", b"AET\x01", b"not an aet file at all"])

@@ -2,8 +2,10 @@
 
 A file is cut into blocks of BLOCK_SIZE bytes, coded independently (bounded memory, and blocks
 could go to separate processes); a block that the model would not shrink is stored. The shipped
-model is the default; `load_model` gives any model in aecodec/text/weights or a file path, and
-`TextCodec(model, name)` wraps a model made in memory (tests use tiny untrained ones).
+model is the default; `load_model` gives a shipped or installed model by registry name (the
+only way a file's header can pick one: never a path), or with `weights=` the model stored at a
+path (the user's choice); `TextCodec(model, name)` wraps a model made in memory (tests use tiny
+untrained ones).
 """
 
 import dataclasses
@@ -15,11 +17,13 @@ from pathlib import Path
 from safetensors.torch import save as save_torch
 
 from aecodec.errors import ModelError, TextFormatError
+from aecodec.registry import Registry
 from aecodec.text import format as fmt
 from aecodec.text.coding import decode_block, encode_block, lane_count
 from aecodec.text.model import ExactTextModel, TextModel, load
 
 WEIGHTS = Path(__file__).parent / "weights"
+MODELS = Registry("text model", WEIGHTS, frozenset({"window-mlp"}))
 DEFAULT_MODEL = "text-mlp-v1"
 BLOCK_SIZE = 1 << 20
 NO_HASH = bytes(8)
@@ -42,18 +46,17 @@ class TextCodec:
 
 
 def available_models() -> list[str]:
-    return sorted(p.stem for p in WEIGHTS.glob("*.json"))
+    """Shipped and installed ($AECODEC_MODELS) text models."""
+    return list(MODELS.available())
 
 
 @functools.cache
-def load_model(name: str = DEFAULT_MODEL) -> TextCodec:
-    """A shipped model by name, or a model at a path (PATH.safetensors + PATH.json)."""
-    path = Path(name)
-    if not path.with_suffix(".json").exists():
-        path = WEIGHTS / name
-        if not path.with_suffix(".json").exists():
-            known = ", ".join(available_models()) or "none"
-            raise ModelError(f"unknown text model {name!r} (shipped: {known})")
+def load_model(name: str = DEFAULT_MODEL, *, weights: str | Path | None = None) -> TextCodec:
+    """A shipped or installed text model by registry name, or with `weights` the model stored at
+    that path (PATH.safetensors with PATH.json beside it)."""
+    path = Path(weights) if weights is not None else MODELS.find(name)
+    if path.suffix != ".safetensors":
+        path = path.with_name(path.name + ".safetensors")
     model, card, digest = load(path)
     return TextCodec(path.stem, digest, ExactTextModel(model), card)
 

@@ -30,22 +30,32 @@ Output = Annotated[
     typer.Option("-o", "--output", help="Output file, folder for many inputs, or - for stdout."),
 ]
 Force = Annotated[bool, typer.Option("--force", help="Overwrite existing output files.")]
-Model = Annotated[
-    str,
-    typer.Option("--model", help="A shipped text model's name, or PATH of PATH.safetensors."),
+Model = Annotated[str, typer.Option("-m", "--model", help="A text model's registry name.")]
+Weights = Annotated[
+    Path | None,
+    typer.Option("--weights", help="A text model's .safetensors file (its .json card beside it)."),
 ]
+
+
+def _codec(model: str, weights: Path | None) -> api.TextCodec | str | None:
+    """The model the user chose: by path, by name, or (None) the default / the file's own."""
+    return api.load_model(weights=weights) if weights else model or None
 
 
 @app.command()
 def compress(
-    inputs: Inputs, output: Output = None, force: Force = False, model: Model = ""
+    inputs: Inputs,
+    output: Output = None,
+    force: Force = False,
+    model: Model = "",
+    weights: Weights = None,
 ) -> None:
     """Compress each file to FILE.aet (bits per byte and speed on one line each)."""
 
     def work(source: Path, target: Path) -> str:
         data = _read(source)
         start = time.perf_counter()
-        coded = api.compress(data, model or None)
+        coded = api.compress(data, _codec(model, weights))
         seconds = time.perf_counter() - start
         _write(target, coded, force)
         bpb = 8 * len(coded) / len(data) if data else 0.0
@@ -58,12 +68,16 @@ def compress(
 
 @app.command()
 def decompress(
-    inputs: Inputs, output: Output = None, force: Force = False, model: Model = ""
+    inputs: Inputs,
+    output: Output = None,
+    force: Force = False,
+    model: Model = "",
+    weights: Weights = None,
 ) -> None:
     """Restore the exact bytes of each FILE.aet (to FILE without .aet, or FILE.out)."""
 
     def work(source: Path, target: Path) -> str:
-        data = api.decompress(_read(source), model or None)
+        data = api.decompress(_read(source), _codec(model, weights))
         _write(target, data, force)
         return f"{source} -> {target}: {len(data):,} bytes"
 

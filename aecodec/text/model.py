@@ -67,7 +67,8 @@ class TextModel(nn.Module):
 
 
 def card_for(config: TextModelConfig, **extra) -> dict:
-    return {"architecture": "window-mlp", "config": dataclasses.asdict(config), **extra}
+    return {"family": "window-mlp", "architecture": "window-mlp",
+            "config": dataclasses.asdict(config), **extra}  # fmt: skip
 
 
 def save(model: TextModel, path: Path, card: dict) -> None:
