@@ -16,7 +16,8 @@ from aecodec.errors import AecodecError
 from aecodec.files import atomic_write, check_output
 from aecodec.image import DEFAULT_MAX_PIXELS, read_picture, save_picture
 from aecodec.metrics import psnr
-from aecodec.zoo import CONFIGS, DEFAULT_CONFIG, DEFAULT_MODEL, available_models
+from aecodec.options import Force, Weights
+from aecodec.zoo import CONFIGS, DEFAULT_CONFIG, DEFAULT_MODEL
 
 app = typer.Typer(
     add_completion=False,
@@ -29,13 +30,8 @@ err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 Output = Annotated[
     Path | None, typer.Option("-o", "--output", help="Output file, or folder for many inputs.")
 ]
-Force = Annotated[bool, typer.Option("--force", help="Overwrite existing output files.")]
 Strip = Annotated[
     bool, typer.Option("--strip", help="Drop the ICC colour profile, EXIF and XMP metadata.")
-]
-Weights = Annotated[
-    Path | None,
-    typer.Option("--weights", help="A model's .safetensors file (its .json card beside it)."),
 ]
 MaxPixels = Annotated[
     int | None,
@@ -209,8 +205,7 @@ def bench(
 @app.command()
 def models() -> None:
     """List the shipped and installed codec models (from their cards: no weights are read)."""
-    for name in available_models():
-        card = zoo.MODELS.card(name)
+    for name, card in zoo.MODELS.cards().items():
         default = " (default)" if name == DEFAULT_MODEL else ""
         out.print(f"{name}{default}: {card.get('description', card['family'])}")
         for row in card.get("kodak", []):

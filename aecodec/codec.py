@@ -101,7 +101,6 @@ def compress_picture(
             f"a file cannot name the model '{loaded.name}': rename its weights and card to "
             "letters, digits, '.', '_' and '-' (at most 64)"
         )
-    h, w = picture.rgb.shape[:2]
     y = analyse(loaded.model, picture.rgb)
 
     def encode(q: float) -> Compressed:

@@ -35,7 +35,9 @@ def atomic_write(path: Path, data: bytes, force: bool = False) -> None:
     """
     path = Path(path)
     check_output(path, force)
-    remove_leftovers(path.parent)
+    if path.parent.resolve() not in _tidied:  # once per folder: a batch writes many files there
+        remove_leftovers(path.parent)
+        _tidied.add(path.parent.resolve())
     # Same folder as the target, so os.replace is a rename within one file system (atomic).
     temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
     created = False
@@ -65,6 +67,7 @@ _TEMP_NAME = re.compile(r"\..+\.(\d+)\.[0-9a-f]{8}" + re.escape(TEMP_SUFFIX))
 # A temporary file lives for the seconds a write takes. One older than a minute whose process is
 # gone here was left by a kill; the age also spares writers on other hosts of a shared folder.
 _STALE_SECONDS, _ABANDONED_SECONDS = 60, 24 * 3600
+_tidied: set[Path] = set()  # folders this process has already cleaned
 
 
 def remove_leftovers(folder: Path) -> list[Path]:

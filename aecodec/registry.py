@@ -48,12 +48,11 @@ class Registry:
 
     def available(self) -> dict[str, Path]:
         """Registry names -> weights files; a shipped name wins, then the first folder's."""
-        found: dict[str, Path] = {}
-        for folder in self.folders():
-            for path in sorted(folder.glob("*.safetensors")) if folder.is_dir() else []:
-                if MODEL_NAME.fullmatch(path.stem) and self._owns(path.with_suffix(".json")):
-                    found.setdefault(path.stem, path)
-        return found
+        return {name: path for name, (path, _) in self._scan().items()}
+
+    def cards(self) -> dict[str, dict]:
+        """Registry names -> cards, without reading any weights (for listings)."""
+        return {name: card for name, (_, card) in self._scan().items()}
 
     def find(self, name: str) -> Path:
         """The weights file of the model called `name`, or ModelError saying what is installed."""
@@ -71,15 +70,26 @@ class Registry:
             )
         return available[name]
 
-    def card(self, name: str) -> dict:
-        """A model's card alone, without its weights (for listings)."""
-        return _read_card(self.find(name).with_suffix(".json"))
+    def name_or_path(self, spec: str | Path) -> tuple[str | None, str | Path | None]:
+        """What a user gave where either fits (`--init`, `aec:MODEL`): (name, None) for an
+        installed model, else (None, spec) as the path of weights. Never for a file's names."""
+        return (spec, None) if spec in self.available() else (None, spec)
 
-    def _owns(self, card_path: Path) -> bool:
-        try:
-            return _read_card(card_path).get("family") in self.families
-        except ModelError:
-            return False  # an unreadable card lists nothing; loading it by path says why
+    def _scan(self) -> dict[str, tuple[Path, dict]]:
+        """Name -> (weights, card) of each model of this kind, each card read once; a card that
+        cannot be read lists nothing (loading it by path says why)."""
+        found: dict[str, tuple[Path, dict]] = {}
+        for folder in self.folders():
+            for path in sorted(folder.glob("*.safetensors")) if folder.is_dir() else []:
+                if not MODEL_NAME.fullmatch(path.stem) or path.stem in found:
+                    continue
+                try:
+                    card = _read_card(path.with_suffix(".json"))
+                except ModelError:
+                    continue
+                if card.get("family") in self.families:
+                    found[path.stem] = (path, card)
+        return found
 
 
 def installed_folders() -> list[Path]:

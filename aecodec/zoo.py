@@ -142,9 +142,8 @@ def load_model(name: str = DEFAULT_MODEL, *, weights: str | Path | None = None) 
 def load_named_or_path(spec: str | Path) -> LoadedModel:
     """A model the user gave on the command line (`--init`, `aec:MODEL`): a shipped or installed
     name, else the path of its weights. Never for names read from a file."""
-    if isinstance(spec, str) and spec in available_models():
-        return load_model(spec)
-    return load_model(weights=spec)
+    name, weights = MODELS.name_or_path(spec)
+    return load_model(name or DEFAULT_MODEL, weights=weights)
 
 
 def _half(t: Tensor) -> Tensor:

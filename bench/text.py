@@ -55,9 +55,8 @@ def load(model: str | None):
     """--model: a shipped or installed model's name, else the path of a checkpoint."""
     from aecodec.text import api  # late, as in coders(): the classic rows need no torch
 
-    if not model or model in api.available_models():
-        return api.load_model(model or api.DEFAULT_MODEL)
-    return api.load_model(weights=model)
+    name, weights = api.MODELS.name_or_path(model) if model else (api.DEFAULT_MODEL, None)
+    return api.load_model(name or api.DEFAULT_MODEL, weights=weights)
 
 
 def coders(names: list[str], model: str | None) -> dict:

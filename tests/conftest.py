@@ -1,5 +1,8 @@
-"""Shared fixtures: a tiny frozen codec (untrained weights code exactly too) and test images."""
+"""Shared fixtures: a tiny frozen codec (untrained weights code exactly too), test images, and
+the command line run in this process."""
 
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -73,3 +76,26 @@ def image_path(tmp_path: Path) -> Path:
     path = tmp_path / "photo.png"
     Image.fromarray(smooth_image(40, 56)).save(path)
     return path
+
+
+@dataclass
+class Done:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def cli(capsys, monkeypatch):
+    """Runs the real `aecodec` entry point in this process (a subprocess per call would cost
+    seconds): cli("compress", path, ...) -> Done(returncode, stdout, stderr)."""
+    from aecodec.cli import main
+
+    def run(*args) -> Done:
+        monkeypatch.setattr(sys, "argv", ["aecodec", *map(str, args)])
+        with pytest.raises(SystemExit) as done:
+            main()
+        captured = capsys.readouterr()
+        return Done(done.value.code, captured.out, captured.err)
+
+    return run

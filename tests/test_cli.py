@@ -2,35 +2,13 @@
 
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from aecodec.cli import app, main
+from aecodec.cli import app
 
 ROOT = Path(__file__).parent.parent
-
-
-@dataclass
-class Done:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-@pytest.fixture
-def aecodec(capsys, monkeypatch):
-    """Runs the real entry point in this process (a subprocess per call would cost seconds)."""
-
-    def run(*args) -> Done:
-        monkeypatch.setattr(sys, "argv", ["aecodec", *map(str, args)])
-        with pytest.raises(SystemExit) as done:
-            main()
-        captured = capsys.readouterr()
-        return Done(done.value.code, captured.out, captured.err)
-
-    return run
 
 
 @pytest.mark.slow
@@ -45,40 +23,40 @@ def test_the_installed_command_reports_bad_input_in_one_line(tmp_path):
     assert done.stderr.strip() == f"error: {path}: not an .aec file (wrong magic bytes)"
 
 
-def test_compress_info_decompress(aecodec, tiny_model, image_path):
-    done = aecodec("compress", image_path, "--weights", tiny_model, "-q", "80", "--check")
+def test_compress_info_decompress(cli, tiny_model, image_path):
+    done = cli("compress", image_path, "--weights", tiny_model, "-q", "80", "--check")
     assert done.returncode == 0, done.stderr
     assert "bytes" in done.stdout and "bpp" in done.stdout and "PSNR" in done.stdout
     packed = image_path.with_suffix(".aec")
-    info = aecodec("info", packed)
+    info = cli("info", packed)
     assert "tiny" in info.stdout and "56" in info.stdout and "40" in info.stdout
     out = image_path.parent / "restored.webp"
-    done = aecodec("decompress", packed, "--weights", tiny_model, "-o", out)
+    done = cli("decompress", packed, "--weights", tiny_model, "-o", out)
     assert done.returncode == 0, done.stderr
     assert out.exists()
     fast = image_path.parent / "fast.png"
-    done = aecodec("decompress", packed, "--weights", tiny_model, "-o", fast, "--fast")
+    done = cli("decompress", packed, "--weights", tiny_model, "-o", fast, "--fast")
     assert done.returncode == 0, done.stderr
     assert fast.exists()
 
 
-def test_many_files_into_a_folder(aecodec, tiny_model, image_path, tmp_path):
+def test_many_files_into_a_folder(cli, tiny_model, image_path, tmp_path):
     second = tmp_path / "second.png"
     second.write_bytes(image_path.read_bytes())
     (tmp_path / "out").mkdir()
-    done = aecodec("compress", image_path, second, "--weights", tiny_model, "-o", tmp_path / "out")
+    done = cli("compress", image_path, second, "--weights", tiny_model, "-o", tmp_path / "out")
     assert done.returncode == 0, done.stderr
     assert len(done.stdout.strip().splitlines()) == 2
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["photo.aec", "second.aec"]
 
 
-def test_existing_output_is_kept_without_force(aecodec, tiny_model, image_path):
+def test_existing_output_is_kept_without_force(cli, tiny_model, image_path):
     target = image_path.with_suffix(".aec")
     target.write_bytes(b"precious")
-    done = aecodec("compress", image_path, "--weights", tiny_model)
+    done = cli("compress", image_path, "--weights", tiny_model)
     assert done.returncode == 1 and "--force" in done.stderr
     assert target.read_bytes() == b"precious"
-    assert aecodec("compress", image_path, "--weights", tiny_model, "--force").returncode == 0
+    assert cli("compress", image_path, "--weights", tiny_model, "--force").returncode == 0
     assert target.read_bytes() != b"precious"
 
 
@@ -90,11 +68,11 @@ def test_existing_output_is_kept_without_force(aecodec, tiny_model, image_path):
         (lambda p: p.write_bytes(b"GIF89a" + bytes(40)), "not an .aec file"),
     ],
 )
-def test_bad_input_is_one_error_line_and_exit_1(aecodec, tmp_path, make, message):
+def test_bad_input_is_one_error_line_and_exit_1(cli, tmp_path, make, message):
     bad = tmp_path / "bad.aec"
     make(bad)
     command = "compress" if message == "not an image" else "decompress"
-    done = aecodec(command, bad, "-o", tmp_path / "out.png")
+    done = cli(command, bad, "-o", tmp_path / "out.png")
     assert done.returncode == 1
     assert done.stderr.strip().count("\n") == 0 and message in done.stderr
     assert "Traceback" not in done.stderr
@@ -117,26 +95,24 @@ def test_sizes_read_with_units(text, size):
     assert parse_size(text) == size
 
 
-def test_max_pixels_refuses_large_images_and_files_in_one_line(aecodec, tiny_model, image_path):
-    done = aecodec("compress", image_path, "--weights", tiny_model, "--max-pixels", "1000")
+def test_max_pixels_refuses_large_images_and_files_in_one_line(cli, tiny_model, image_path):
+    done = cli("compress", image_path, "--weights", tiny_model, "--max-pixels", "1000")
     assert done.returncode == 1
     assert done.stderr.strip() == (
         f"error: {image_path} is 56x40 = 2240 pixels, over the 1000-pixel limit "
         "(allow more with --max-pixels)"
     )
-    assert aecodec("compress", image_path, "--weights", tiny_model).returncode == 0
+    assert cli("compress", image_path, "--weights", tiny_model).returncode == 0
     packed = image_path.with_suffix(".aec")
     out = image_path.with_name("out.png")
-    done = aecodec("decompress", packed, "--weights", tiny_model, "--max-pixels", "1000", "-o", out)
+    done = cli("decompress", packed, "--weights", tiny_model, "--max-pixels", "1000", "-o", out)
     assert done.returncode == 1 and not out.exists()
     assert done.stderr.strip().startswith(f"error: {packed}: the file is 56x40 = 2240 pixels")
 
 
-def test_a_file_needs_its_model_installed_or_its_weights_given(aecodec, tiny_model, image_path):
-    assert aecodec("compress", image_path, "--weights", tiny_model).returncode == 0
-    done = aecodec(
-        "decompress", image_path.with_suffix(".aec"), "-o", image_path.with_name("o.png")
-    )
+def test_a_file_needs_its_model_installed_or_its_weights_given(cli, tiny_model, image_path):
+    assert cli("compress", image_path, "--weights", tiny_model).returncode == 0
+    done = cli("decompress", image_path.with_suffix(".aec"), "-o", image_path.with_name("o.png"))
     assert done.returncode == 1
     assert f"codec model '{Path(tiny_model).name}' is not installed" in done.stderr
     assert "--weights PATH" in done.stderr and len(done.stderr.strip().splitlines()) == 1

@@ -9,7 +9,17 @@ import pytest
 PACKAGE = Path(__file__).parent.parent / "aecodec"
 # Lowest first; a module may import its own layer and those below it.
 LAYERS = [
-    {"errors", "config", "files", "bitstream", "metadata", "image", "metrics", "registry"},
+    {
+        "errors",
+        "config",
+        "files",
+        "bitstream",
+        "metadata",
+        "image",
+        "metrics",
+        "registry",
+        "options",
+    },
     {"nn", "entropy"},
     {"latent"},
     {"models"},

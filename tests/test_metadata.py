@@ -3,9 +3,7 @@
 import io
 import re
 import struct
-import sys
 import zlib
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -23,7 +21,6 @@ from aecodec.bitstream import (
     unpack,
     unpack_metadata,
 )
-from aecodec.cli import main
 from aecodec.errors import BitstreamError
 from aecodec.image import read_picture, save_picture
 from tests.conftest import smooth_image
@@ -270,43 +267,24 @@ def test_formats_that_cannot_hold_the_profile_say_so(tmp_path):
 # --- The command line --------------------------------------------------------------------------
 
 
-@dataclass
-class Done:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-@pytest.fixture
-def run(capsys, monkeypatch):
-    def run(*args) -> Done:
-        monkeypatch.setattr(sys, "argv", ["aecodec", *map(str, args)])
-        with pytest.raises(SystemExit) as done:
-            main()
-        captured = capsys.readouterr()
-        return Done(done.value.code, captured.out, captured.err)
-
-    return run
-
-
 @one_model
-def test_strip_on_both_commands_and_info_lists_the_chunks(run, tiny_model, tmp_path):
+def test_strip_on_both_commands_and_info_lists_the_chunks(cli, tiny_model, tmp_path):
     source = tmp_path / "photo.png"
     Image.fromarray(smooth_image(16, 24)).save(
         source, icc_profile=PROFILE, exif=camera_exif().tobytes()
     )
     kept, stripped = tmp_path / "kept.aec", tmp_path / "stripped.aec"
     for target, options in ((kept, []), (stripped, ["--strip"])):
-        done = run("compress", source, "--weights", tiny_model, "-o", target, *options)
+        done = cli("compress", source, "--weights", tiny_model, "-o", target, *options)
         assert done.returncode == 0, done.stderr
-    info = run("info", kept).stdout
+    info = cli("info", kept).stdout
     assert re.search(rf"metadata: ICCP {len(PROFILE)} bytes, EXIF \d+ bytes", info)
-    assert "metadata: none" in run("info", stripped).stdout
+    assert "metadata: none" in cli("info", stripped).stdout
     assert stripped.read_bytes()[5] == 0 and kept.read_bytes()[5] == 1
 
     def decoded(*options) -> dict:
         out = tmp_path / "out.png"
-        done = run("decompress", kept, "--weights", tiny_model, "-o", out, "--force", *options)
+        done = cli("decompress", kept, "--weights", tiny_model, "-o", out, "--force", *options)
         assert done.returncode == 0, done.stderr
         with Image.open(out) as image:
             return dict(image.info)
@@ -314,6 +292,6 @@ def test_strip_on_both_commands_and_info_lists_the_chunks(run, tiny_model, tmp_p
     kept_info, stripped_info = decoded(), decoded("--strip")
     assert kept_info["icc_profile"] == PROFILE and "exif" in kept_info
     assert "icc_profile" not in stripped_info and "exif" not in stripped_info
-    done = run("decompress", kept, "--weights", tiny_model, "-o", tmp_path / "out.bmp")
+    done = cli("decompress", kept, "--weights", tiny_model, "-o", tmp_path / "out.bmp")
     assert done.returncode == 0
     assert done.stderr.startswith(f"warning: {tmp_path / 'out.bmp'}: BMP cannot store the ICC")

@@ -132,17 +132,16 @@ def _aec(model: str | None = None) -> Codec:
         release = version("aecodec")
     except PackageNotFoundError:  # run from a checkout that is not installed
         release = "(not installed)"
-    named = model or getattr(aecodec.zoo, "DEFAULT_MODEL", "default")
+    shown = model or getattr(aecodec.zoo, "DEFAULT_MODEL", "default")
     # aec:NAME is an installed model; anything else is the path of a model's weights
-    by_path = model is not None and model not in aecodec.available_models()
-    weights = model if by_path else None
+    named, weights = aecodec.zoo.MODELS.name_or_path(model) if model else (None, None)
     settings = (0, 17, 33, 50, 67, 83, 100)
     return Codec(
         name="aec" if model is None else f"aec:{model}",
         settings=settings,
-        description=f"aecodec {release}, model {named}, quality in {list(settings)}",
+        description=f"aecodec {release}, model {shown}, quality in {list(settings)}",
         encode=lambda image, quality: aecodec.compress(
-            image, quality=quality, model=None if by_path else model, weights=weights
+            image, quality=quality, model=named, weights=weights
         ),
         decode=lambda data: aecodec.decompress(data, weights=weights).convert("RGB"),
     )

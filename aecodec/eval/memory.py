@@ -17,8 +17,7 @@ from pathlib import Path
 import aecodec
 source, target, step, model = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], sys.argv[4]
 start = time.perf_counter()
-weights = model if model and model not in aecodec.available_models() else None
-named = None if weights else model or None
+named, weights = aecodec.zoo.MODELS.name_or_path(model) if model else (None, None)
 if step == "compress":
     data = aecodec.compress(source, quality=50, model=named, weights=weights)
     target.write_bytes(data)

@@ -42,7 +42,7 @@ def load(name: str | None = None, *, weights: str | Path | None = None) -> "Auto
 
 def catalogue() -> dict[str, dict]:
     """Shipped and installed autoencoders -> their cards."""
-    return {name: zoo.MODELS.card(name) for name in zoo.available_models()}
+    return zoo.MODELS.cards()
 
 
 @dataclass

@@ -16,6 +16,7 @@ from aecodec.errors import DataError
 from aecodec.family import api
 from aecodec.family.presets import PRESETS
 from aecodec.files import atomic_write, check_output
+from aecodec.options import Force, Weights
 
 app = typer.Typer()
 out = Console(highlight=False, soft_wrap=True)
@@ -25,11 +26,6 @@ Data = Annotated[str | None, typer.Argument(help=DATA_HELP + " Default: the mode
 Model = Annotated[
     str, typer.Option("-m", "--model", help="Shipped or installed autoencoder, by name.")
 ]
-Weights = Annotated[
-    Path | None,
-    typer.Option(help="A model's .safetensors file (its .json card beside it), instead of -m."),
-]
-Force = Annotated[bool, typer.Option("--force", help="Overwrite existing output files.")]
 
 
 @app.command()

@@ -15,6 +15,7 @@ import typer
 
 from aecodec.errors import AecodecError
 from aecodec.files import atomic_write, check_output
+from aecodec.options import Force, Weights
 from aecodec.text import api
 
 app = typer.Typer(
@@ -29,12 +30,7 @@ Output = Annotated[
     Path | None,
     typer.Option("-o", "--output", help="Output file, folder for many inputs, or - for stdout."),
 ]
-Force = Annotated[bool, typer.Option("--force", help="Overwrite existing output files.")]
 Model = Annotated[str, typer.Option("-m", "--model", help="A text model's registry name.")]
-Weights = Annotated[
-    Path | None,
-    typer.Option("--weights", help="A text model's .safetensors file (its .json card beside it)."),
-]
 
 
 def _codec(model: str, weights: Path | None) -> api.TextCodec | str | None:
