@@ -1,5 +1,6 @@
 """The package map of docs/design.md, checked: no module imports a module of a higher layer, and
-the wings (the autoencoder family, text) import the foundations, never the codec or each other."""
+the wings (the autoencoder family, text, restore) import the foundations, never the codec or
+each other."""
 
 import ast
 from pathlib import Path
@@ -25,11 +26,11 @@ LAYERS = [
     {"models"},
     {"zoo", "codec"},
     {"train", "eval"},
-    {"family", "text"},
-    {"cli", "__init__", "__main__"},
+    {"family", "text", "restore"},
+    {"cli", "web", "__init__", "__main__"},
 ]
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}
-WINGS = {"family", "text"}
+WINGS = {"family", "text", "restore"}
 CODEC = {"latent", "models", "zoo", "codec", "train", "eval"}
 
 

@@ -18,10 +18,10 @@ from aecodec.image import find_images
 from aecodec.latent.space_channel import SpaceChannelContext
 from aecodec.metrics import psnr_of_mse
 from aecodec.models.hyperprior import Hyperprior, HyperpriorConfig
+from aecodec.nn.crops import CropSampler, load_rgb
+from aecodec.nn.loop import Loop, learning_rate
+from aecodec.nn.report import CsvLog, Progress
 from aecodec.train import distributed
-from aecodec.train.data import CropSampler, load_rgb
-from aecodec.train.loop import Loop, learning_rate
-from aecodec.train.report import CsvLog, Progress
 from aecodec.train.state import TrainingState
 from aecodec.zoo import load_named_or_path, save_model
 

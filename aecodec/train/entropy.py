@@ -20,10 +20,10 @@ from torch import Tensor
 from aecodec.errors import ModelError
 from aecodec.image import find_images
 from aecodec.models.hyperprior import Hyperprior, HyperpriorConfig
+from aecodec.nn.crops import CropSampler, load_rgb
+from aecodec.nn.loop import Loop, learning_rate
+from aecodec.nn.report import CsvLog, Progress
 from aecodec.train.codec import centre_crops, needs_channel_order, order_channels, warm_start
-from aecodec.train.data import CropSampler, load_rgb
-from aecodec.train.loop import Loop, learning_rate
-from aecodec.train.report import CsvLog, Progress
 from aecodec.zoo import CONFIGS, load_named_or_path, save_model
 
 ENTROPY_MODULES = ("h_a", "h_s", "entropy_bottleneck", "context_model")

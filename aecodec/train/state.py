@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 
 from aecodec.models.hyperprior import Hyperprior
-from aecodec.train.data import CropSampler
+from aecodec.nn.crops import CropSampler
 
 
 @dataclass
