@@ -1,0 +1,50 @@
+"""Encoder effort: latents refined for each image, decoded by the unchanged decoder."""
+
+import pytest
+import torch
+
+from aecodec.codec import analyse
+from aecodec.image import read_picture
+from aecodec.models import refine
+from aecodec.zoo import load_model
+from tests.conftest import smooth_image
+
+
+def image_and_latent(net, size: int = 64):
+    rgb = read_picture(smooth_image(size, size)).rgb
+    x = torch.from_numpy(rgb).permute(2, 0, 1)[None].float().div(255)
+    return x, analyse(net, rgb)
+
+
+def test_effort_zero_is_the_plain_encoder(tiny_model):
+    net = load_model(weights=tiny_model).model
+    x, y = image_and_latent(net)
+    assert refine.compress(net, x, y, 60, 0).strings == net.compress(y, 60).strings
+
+
+@pytest.mark.parametrize("quality", [10, 90])
+def test_refining_never_costs_more_and_decodes_with_the_unchanged_decoder(tiny_model, quality):
+    net = load_model(weights=tiny_model).model
+    x, y = image_and_latent(net)
+    plain = net.compress(y, quality)
+    coded = refine.compress(net, x, y, quality, steps=6)
+    assert refine.rd_cost(net, x, coded, quality) <= refine.rd_cost(net, x, plain, quality)
+    _, inverse_gain = net.gains(quality)
+    decoded = net.decompress(coded.strings, (1, 1), quality)
+    assert torch.equal(decoded, coded.y_hat * inverse_gain)
+
+
+def test_refinement_moves_the_latent_and_repeats_exactly(tiny_model):
+    net = load_model(weights=tiny_model).model
+    x, y = image_and_latent(net)
+    first, again = (refine.refine(net, x, y, 50, steps=3) for _ in range(2))
+    assert torch.equal(first, again)
+    assert not torch.equal(first, y)
+    assert all(p.requires_grad for p in net.parameters())  # the model is left as it was
+
+
+def test_efforts_take_more_steps_as_they_rise():
+    steps = [refine.steps_for(effort) for effort in range(10)]
+    assert steps[0] == 0 and steps == sorted(steps) and len(set(steps)) == 10
+    with pytest.raises(ValueError, match="effort must be between 0 and 9"):
+        refine.steps_for(10)
