@@ -1,0 +1,213 @@
+"""Train the repair network: random crops of training photos, holes of every kind in masks.py,
+an L1 loss weighted towards the holes (Liu et al. 2018 weigh hole pixels 6:1).
+
+    python -m aecodec.restore.repair.train --out ~/runs/repair --minutes 90
+
+Re-running the same command resumes from OUT/checkpoint.pt (model, Adam, step, elapsed time,
+the crop sampler's generator). Masks come from a generator seeded with (seed, step), so a resumed
+run draws the same masks as an unbroken one. `--portable DIR` also writes DIR/checkpoint.pt
+without Adam's moments (small enough for the repository); a run that starts from it continues
+the schedule with fresh moments. `--ship NAME` writes NAME.safetensors and NAME.json from the
+latest checkpoint and exits.
+"""
+
+import argparse
+import io
+import json
+import shlex
+import sys
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import save
+
+from aecodec.files import atomic_write
+from aecodec.image import find_images
+from aecodec.metrics import psnr_of_mse
+from aecodec.nn.crops import CropSampler, load_rgb
+from aecodec.nn.loop import Loop, learning_rate
+from aecodec.nn.report import CsvLog
+from aecodec.restore.repair.masks import mixed
+from aecodec.restore.repair.model import RepairConfig, RepairNet
+
+DATA = ["../shared/data/photos", "../shared/data/bsds500/train", "../shared/data/bsds500/test"]
+HOLE_WEIGHT = 6.0
+FIELDS = ["step", "seconds", "lr", "loss", "hole_psnr"]
+
+
+@dataclass
+class TrainConfig:
+    data: list[str] = field(default_factory=lambda: list(DATA))
+    out: str = "runs/repair"
+    minutes: float = 90.0
+    steps: int = 1_000_000  # the time budget ends training first
+    batch: int = 8
+    crop: int = 128
+    lr: float = 5e-4
+    seed: int = 0
+    checkpoint_minutes: float = 5.0
+    log_every: int = 50
+    threads: int = 1
+    device: str = "auto"
+    portable: str | None = None
+    model: RepairConfig = field(default_factory=RepairConfig)
+
+
+def train(cfg: TrainConfig) -> None:
+    torch.set_num_threads(cfg.threads)
+    device = cfg.device if cfg.device != "auto" else "cuda" if torch.cuda.is_available() else "cpu"
+    torch.manual_seed(cfg.seed)
+    out = Path(cfg.out).expanduser()
+    out.mkdir(parents=True, exist_ok=True)
+    images = [load_rgb(p) for p in _training_images(cfg.data)]
+    print(f"{len(images)} training images; device {device}", flush=True)
+    sampler = CropSampler(images, cfg.crop, cfg.seed, device)
+    net = RepairNet(cfg.model).to(device)
+    optimizer = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    step, elapsed = _resume(out, cfg, net, optimizer, sampler, device)
+    log = CsvLog(out / "log.csv", FIELDS, resume=step > 0)
+    loop = Loop(cfg.steps, cfg.minutes, cfg.checkpoint_minutes, step=step, elapsed=elapsed)
+    for done in loop:
+        lr = learning_rate(cfg.lr, done)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        x = sampler.batch(cfg.batch)
+        mask = _masks(cfg, loop.step, device)
+        y = net(x, mask)
+        loss = ((y - x).abs() * (1 + (HOLE_WEIGHT - 1) * mask)).mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if loop.log_due(cfg.log_every):
+            with torch.no_grad():
+                hole_mse = ((y.clamp(0, 1) - x) ** 2 * mask).sum() / (3 * mask.sum())
+            row = dict(step=loop.step, seconds=round(loop.elapsed), lr=lr,
+                       loss=round(loss.item(), 5),
+                       hole_psnr=round(psnr_of_mse(float(hole_mse), 1.0), 3))  # fmt: skip
+            log.write(row)
+            print("  ".join(f"{k} {row[k]}" for k in FIELDS), flush=True)
+        if loop.checkpoint_due():
+            _save(out, cfg, net, optimizer, sampler, loop)
+    _save(out, cfg, net, optimizer, sampler, loop)
+    print(f"done: step {loop.step}, {loop.elapsed / 3600:.2f} h", flush=True)
+
+
+def _training_images(folders: list[str]) -> list[Path]:
+    for folder in folders:
+        # The evaluation sets: a figure measured on images seen in training would be worthless.
+        if "kodak" in folder.lower() or Path(folder).name == "val":
+            sys.exit(f"{folder} is an evaluation set (Kodak, BSDS500 val); never train on it")
+    return find_images([Path(f) for f in folders])
+
+
+def _masks(cfg: TrainConfig, step: int, device: str) -> torch.Tensor:
+    rng = np.random.default_rng([cfg.seed, step])
+    masks = np.stack([mixed(cfg.crop, cfg.crop, rng) for _ in range(cfg.batch)])
+    return torch.from_numpy(masks).float().unsqueeze(1).to(device)
+
+
+def _state(cfg, net, optimizer, sampler, loop) -> dict:
+    return {
+        "config": json.dumps(asdict(cfg)), "model": net.state_dict(),
+        "optimizer": optimizer.state_dict(), "sampler": sampler.state(),
+        "step": loop.step, "elapsed": loop.elapsed,
+    }  # fmt: skip
+
+
+def _save(out: Path, cfg: TrainConfig, net, optimizer, sampler, loop) -> None:
+    state = _state(cfg, net, optimizer, sampler, loop)
+    _write(out / "checkpoint.pt", state)
+    if cfg.portable:
+        state.pop("optimizer")
+        Path(cfg.portable).mkdir(parents=True, exist_ok=True)
+        _write(Path(cfg.portable) / "checkpoint.pt", state)
+    print(f"checkpoint at step {loop.step}", flush=True)
+
+
+def _write(path: Path, state: dict) -> None:
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    atomic_write(path, buffer.getvalue(), force=True)
+
+
+def _resume(out: Path, cfg, net, optimizer, sampler, device) -> tuple[int, float]:
+    """Continue from OUT's checkpoint, else from the portable one (fresh Adam moments)."""
+    for path in (out / "checkpoint.pt", Path(cfg.portable or out) / "checkpoint.pt"):
+        if path.is_file():
+            state = torch.load(path, map_location=device, weights_only=True)
+            net.load_state_dict(state["model"])
+            if "optimizer" in state:
+                optimizer.load_state_dict(state["optimizer"])
+            sampler.restore(state["sampler"])
+            print(f"resumed from {path} at step {state['step']}", flush=True)
+            return state["step"], state["elapsed"]
+    return 0, 0.0
+
+
+def ship(run: Path, name: Path, command: str) -> None:
+    """NAME.safetensors and NAME.json (family "repairer") from RUN/checkpoint.pt."""
+    state = torch.load(Path(run).expanduser() / "checkpoint.pt", weights_only=True)
+    cfg = json.loads(state["config"])
+    net = RepairNet(RepairConfig(**cfg["model"]))
+    net.load_state_dict(state["model"])
+    weights = {k: v.contiguous() for k, v in net.state_dict().items()}
+    params = sum(v.numel() for v in weights.values())
+    card = {
+        "family": "repairer",
+        "description": (
+            f"gated-convolution U-Net for inpainting, {params / 1e6:.2f} M parameters, trained "
+            "with holes of four kinds (scratches, irregular strokes, 64x64 boxes)"
+        ),
+        "config": cfg["model"],
+        "data": {"train": cfg["data"], "never": ["../shared/data/kodak", "bsds500/val"]},
+        "training_run": {
+            "steps": state["step"], "hours": round(state["elapsed"] / 3600, 2),
+            "batch": cfg["batch"], "crop": cfg["crop"], "lr": cfg["lr"],
+            "loss": f"L1, hole pixels weighted {HOLE_WEIGHT:g}:1", "optimizer": "adam",
+            "threads": cfg["threads"], "date": date.today().isoformat(),
+            "command": command,
+        },
+    }  # fmt: skip
+    name = Path(name)
+    atomic_write(name.with_suffix(".safetensors"), save(weights), force=True)
+    text = json.dumps(card, indent=2) + "\n"
+    atomic_write(name.with_suffix(".json"), text.encode(), force=True)
+    print(f"{name}.safetensors: step {state['step']}, {state['elapsed'] / 3600:.2f} h")
+
+
+def main(argv: list[str] | None = None) -> None:
+    defaults = TrainConfig()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", nargs="+", default=defaults.data)
+    parser.add_argument("--out", default=defaults.out, help="run folder: checkpoint and log")
+    for key in ("minutes", "steps", "batch", "crop", "lr", "seed", "threads", "device"):
+        parser.add_argument(f"--{key}", type=type(getattr(defaults, key)))
+    parser.add_argument("--checkpoint-minutes", type=float)
+    parser.add_argument("--log-every", type=int)
+    parser.add_argument("--widths", help="channels per scale, e.g. 32,64,96,128")
+    parser.add_argument("--dilations", help="bottom dilations, e.g. 2,4")
+    parser.add_argument("--portable", help="folder for a checkpoint without optimizer state")
+    parser.add_argument("--ship", type=Path, help="write NAME.safetensors/.json, then exit")
+    parser.add_argument("--recipe", default=None, help="the command the card names (with --ship)")
+    args = parser.parse_args(argv)
+    if args.ship:
+        ship(Path(args.out), args.ship, args.recipe or shlex.join(sys.argv))
+        return
+    model = RepairConfig()
+    if args.widths:
+        model.widths = [int(v) for v in args.widths.split(",")]
+    if args.dilations:
+        model.dilations = [int(v) for v in args.dilations.split(",")]
+    given = {k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__}
+    given = {k: v for k, v in given.items() if v is not None and k != "model"}
+    for key in ("checkpoint_minutes", "log_every"):
+        if getattr(args, key):
+            given[key] = getattr(args, key)
+    train(TrainConfig(**given, model=model))
+
+
+if __name__ == "__main__":
+    main()
