@@ -55,12 +55,12 @@ def serve(
     if weights is not None and not weights.is_file():
         typer.echo(f"error: {weights} does not exist", err=True)
         raise typer.Exit(1)
+    listening = _listen(host, port)
     # Each worker gets its share of the cores: torch's threads on top of ours would each wait
     # on the others (a coded picture takes longer with two threads per worker on two cores).
     import torch
 
     torch.set_num_threads(max(1, cores // workers))
-    listening = _listen(host, port)
     address = _address(*listening.getsockname()[:2])
     settings = Settings(
         max_upload=int(max_upload * 1_000_000),
