@@ -106,6 +106,7 @@ def crops(folder: Path, model: str | None, weights: str | None, out: Path, seed:
     from aecodec.restore.repair.cli import register
 
     app = typer.Typer()
+    app.callback()(lambda: None)  # a group, so the command keeps its name as on `aecodec`
     register(app)
     paths = sorted(find_images(folder))
     for name, kind, (top, left, side) in CROPS:

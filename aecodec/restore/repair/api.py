@@ -1,9 +1,9 @@
 """repair(image, mask): fill the masked pixels of a photo with the trained repair network.
 
 The whole image goes through the network at once up to WHOLE_PIXELS (8 megapixels, about 1.5 GB
-of activations); larger images are processed in overlapping tiles whose margins cover the
-network's reach into known pixels, so a hole far from a tile's edge is filled as it would be in
-one piece.
+of activations); larger images are processed in 2048-pixel tiles with 256-pixel margins of real
+neighbouring pixels, so holes narrower than the margins are filled as they would be in one piece
+(wider ones may differ a little along tile edges).
 """
 
 from functools import lru_cache
