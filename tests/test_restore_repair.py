@@ -18,7 +18,7 @@ from aecodec.image import save_picture
 from aecodec.restore.repair import api
 from aecodec.restore.repair.cli import register
 from aecodec.restore.repair.masks import KINDS, SCRATCH_COVER, mixed
-from aecodec.restore.repair.model import RepairConfig, RepairNet
+from aecodec.restore.repair.model import RepairConfig, RepairNet, push_pull
 from tests.conftest import smooth_image
 
 TINY = RepairConfig(widths=[4, 8], dilations=[2])
@@ -261,3 +261,19 @@ def test_the_command_module_imports_no_heavy_library_at_import_time():
 
 def test_errors_are_aecodec_errors():
     assert issubclass(UnsupportedImage, AecodecError) and issubclass(ModelError, AecodecError)
+
+
+def test_push_pull_fills_a_flat_picture_with_its_colour_and_keeps_known_pixels():
+    known = torch.ones(1, 1, 40, 52)
+    known[..., 5:35, 10:50] = 0
+    flat = torch.full((1, 3, 40, 52), 0.3)
+    assert torch.allclose(push_pull(flat * known, known), flat, atol=1e-6)
+    x = torch.rand(1, 3, 40, 52)
+    assert torch.allclose(push_pull(x * known, known) * known, x * known)
+
+
+def test_an_untrained_network_returns_the_push_pull_fill(net):
+    fresh = RepairNet(TINY)
+    x, mask = torch.rand(1, 3, 24, 32), torch.zeros(1, 1, 24, 32)
+    mask[..., 4:12, 8:20] = 1
+    assert torch.allclose(fresh(x, mask), push_pull(x * (1 - mask), 1 - mask))
