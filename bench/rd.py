@@ -33,7 +33,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--codecs",
         default=",".join(CLASSIC),
-        help="comma-separated: jpeg, webp, jp2, avif, jxl, aec or aec:MODEL (default: classic)",
+        help="comma-separated: jpeg, webp, jp2, avif, jxl, aec, aec:MODEL, aec@EFFORT "
+        "(default: classic)",
     )
     parser.add_argument("--out", type=Path, required=True, help="folder for every output")
     parser.add_argument("--anchor", default="jpeg", help="codec the BD-rates refer to")

@@ -76,3 +76,14 @@ def test_an_unknown_codec_is_refused_with_the_known_names():
 def test_only_aec_takes_a_model_name():
     with pytest.raises(BenchmarkError, match="only aec"):
         get_codec("jpeg:fast")
+
+
+@pytest.mark.parametrize("name", ["jpeg@3", "aec@10", "aec@x", "aec:hyperprior-sc-joint@-1"])
+def test_only_aec_takes_an_effort_and_only_0_to_9(name):
+    with pytest.raises(BenchmarkError, match="only aec takes an effort, 0 to 9"):
+        get_codec(name)
+
+
+def test_an_effort_names_the_codec_and_its_description():
+    codec = codec_or_skip("aec@4")
+    assert codec.name == "aec@4" and "effort 4" in codec.description

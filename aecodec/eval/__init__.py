@@ -119,6 +119,8 @@ def _description(codec: str) -> str:
 
 
 def _file_stem(codec: str) -> str:
-    """A file name for a codec's JSON: "aec:/some/model" -> "aec-model"."""
+    """A file name for a codec's JSON: "aec:/some/model@6" -> "aec-model-6"."""
+    codec, _, effort = codec.partition("@")
     base, _, model = codec.partition(":")
-    return f"{base}-{Path(model).name}" if model else base
+    stem = f"{base}-{Path(model).name}" if model else base
+    return f"{stem}-{effort}" if effort else stem

@@ -123,7 +123,7 @@ def _jxl() -> Codec:
     )
 
 
-def _aec(model: str | None = None) -> Codec:
+def _aec(model: str | None = None, effort: int = 0) -> Codec:
     from importlib.metadata import PackageNotFoundError, version
 
     import aecodec  # late: the classic codecs must work while the learned one is unavailable
@@ -136,12 +136,16 @@ def _aec(model: str | None = None) -> Codec:
     # aec:NAME is an installed model; anything else is the path of a model's weights
     named, weights = aecodec.zoo.MODELS.name_or_path(model) if model else (None, None)
     settings = (0, 17, 33, 50, 67, 83, 100)
+    efforts = {"effort": effort} if effort else {}  # the plain call stays the default's
+    name = "aec" if model is None else f"aec:{model}"
     return Codec(
-        name="aec" if model is None else f"aec:{model}",
+        name=f"{name}@{effort}" if effort else name,
         settings=settings,
-        description=f"aecodec {release}, model {shown}, quality in {list(settings)}",
+        description=(
+            f"aecodec {release}, model {shown}, effort {effort}, quality in {list(settings)}"
+        ),
         encode=lambda image, quality: aecodec.compress(
-            image, quality=quality, model=named, weights=weights
+            image, quality=quality, model=named, weights=weights, **efforts
         ),
         decode=lambda data: aecodec.decompress(data, weights=weights).convert("RGB"),
     )
@@ -158,7 +162,10 @@ def codec_names() -> list[str]:
 
 def unavailable_reason(name: str) -> str | None:
     """None if the codec can run here, else a sentence saying what is missing."""
+    name, _, effort = name.partition("@")
     base = name.split(":")[0]
+    if effort and (base != "aec" or not effort.isdigit() or not 0 <= int(effort) <= 9):
+        return f"{name}@{effort}: only aec takes an effort, 0 to 9 (aec@6, aec:MODEL@6)"
     if base not in _FACTORIES:
         return f"unknown codec {name!r}; known codecs: {', '.join(_FACTORIES)}"
     if base in _PILLOW_FEATURE and not features.check(_PILLOW_FEATURE[base]):
@@ -181,14 +188,15 @@ def unavailable_reason(name: str) -> str | None:
 
 
 def get_codec(name: str) -> Codec:
-    """The codec called `name` ("jpeg", ..., "aec" or "aec:MODEL").
+    """The codec called `name` ("jpeg", ..., "aec" or "aec:MODEL", either with "@EFFORT").
 
     Raises BenchmarkError, saying why, if it is unknown or cannot run here.
     """
     reason = unavailable_reason(name)
     if reason is not None:
         raise BenchmarkError(reason)
-    base, _, model = name.partition(":")
+    spec, _, effort = name.partition("@")
+    base, _, model = spec.partition(":")
     if model and base != "aec":
         raise BenchmarkError(f"only aec takes a model name, not {name!r}")
-    return _aec(model or None) if base == "aec" else _FACTORIES[base]()
+    return _aec(model or None, int(effort or 0)) if base == "aec" else _FACTORIES[base]()
