@@ -36,3 +36,12 @@ class ShapeMismatch(DataError):
 class TextFormatError(AecodecError):
     """An .aet file (learned text compression) that is truncated, corrupted, or of an unknown
     version."""
+
+
+class UsageError(AecodecError):
+    """A command called wrongly: options that conflict, or a value out of range. The command
+    line exits with status 2 for these (bad input exits with 1)."""
+
+
+class TargetUnreachable(AecodecError):
+    """A size or bits-per-pixel target that no file of the model can meet."""

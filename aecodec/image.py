@@ -67,9 +67,12 @@ class Picture:
 
 
 def read_picture(
-    source: str | Path | Image.Image | np.ndarray, max_pixels: int | None = None
+    source: str | Path | bytes | Image.Image | np.ndarray,
+    max_pixels: int | None = None,
+    name: str | None = None,
 ) -> Picture:
-    """An image file, PIL image or array as a Picture, or UnsupportedImage saying why not.
+    """An image file, the bytes of one, a PIL image or an array as a Picture, or
+    UnsupportedImage saying why not (naming the file, or `name` where given).
 
     Arrays: (H, W) or (H, W, 1) is L, (H, W, 2) LA, (H, W, 3) RGB, (H, W, 4) RGBA; uint8 as is,
     uint16 keeps its high byte, floats are taken as 0..1 and scaled by 255. Multi-frame images
@@ -78,14 +81,18 @@ def read_picture(
     """
     max_pixels = max_pixels or DEFAULT_MAX_PIXELS
     if isinstance(source, np.ndarray):
-        return _from_array(source, "the array", max_pixels)
-    if not isinstance(source, str | Path | Image.Image):
-        raise TypeError(f"cannot read a {type(source).__name__}; pass a path, image or array")
+        return _from_array(source, name or "the array", max_pixels)
+    if not isinstance(source, str | Path | bytes | Image.Image):
+        kind = type(source).__name__
+        raise TypeError(f"cannot read a {kind}; pass a path, bytes, an image or an array")
     with _own_size_limit():
         if isinstance(source, Image.Image):
-            return _from_pil(source, getattr(source, "filename", "") or "the image", max_pixels)
-        with _open(Path(source)) as image:
-            return _from_pil(image, str(source), max_pixels)
+            label = name or getattr(source, "filename", "") or "the image"
+            return _from_pil(source, label, max_pixels)
+        label = name or ("the data" if isinstance(source, bytes) else str(source))
+        opened = io.BytesIO(source) if isinstance(source, bytes) else Path(source)
+        with _open(opened, label) as image:
+            return _from_pil(image, label, max_pixels)
 
 
 def to_pil(
@@ -114,41 +121,104 @@ def to_pil(
     return image
 
 
-# Lossless wherever the format allows. WebP's `exact` keeps the colour under fully transparent
-# pixels, which lossless WebP would otherwise discard. JPEG is the user's choice of a lossy file:
-# quality 95 without chroma subsampling adds as little loss as is reasonable on top of ours.
+@dataclass(frozen=True)
+class OutputFormat:
+    """How decompressed pixels are written in one format: lossless wherever the format allows,
+    unless the user asks for a quality (`lossy`, only where the format has one)."""
+
+    pillow: str  # Pillow's name of the format
+    default: dict  # save options without a quality
+    lossy: dict | None = None  # save options with a quality; None: the format is lossless only
+    alpha: bool = True  # whether it stores transparency
+    plugin: str | None = None  # a module that registers Pillow's writer (imported when needed)
+
+
+# WebP's `exact` keeps the colour under fully transparent pixels, which lossless WebP would
+# otherwise discard. JPEG and AVIF have no lossless mode here: without a quality they add as
+# little loss as is reasonable on top of ours (quality 95 or 90, no chroma subsampling).
+_444 = {"subsampling": "4:4:4"}
 _FORMATS = {
-    ".png": ("PNG", {}),
-    ".webp": ("WEBP", {"lossless": True, "exact": True}),
-    ".tif": ("TIFF", {"compression": "tiff_lzw"}),
-    ".tiff": ("TIFF", {"compression": "tiff_lzw"}),
-    ".bmp": ("BMP", {}),
-    ".jpg": ("JPEG", {"quality": 95, "subsampling": 0}),
-    ".jpeg": ("JPEG", {"quality": 95, "subsampling": 0}),
+    ".png": OutputFormat("PNG", {}),
+    ".webp": OutputFormat("WEBP", {"lossless": True, "exact": True}, {"method": 6}),
+    ".tif": OutputFormat("TIFF", {"compression": "tiff_lzw"}),
+    ".tiff": OutputFormat("TIFF", {"compression": "tiff_lzw"}),
+    ".bmp": OutputFormat("BMP", {}, alpha=False),  # Pillow writes RGBA but reads back RGB
+    ".jpg": OutputFormat("JPEG", {"quality": 95, "subsampling": 0}, {}, alpha=False),
+    ".jpeg": OutputFormat("JPEG", {"quality": 95, "subsampling": 0}, {}, alpha=False),
+    ".avif": OutputFormat("AVIF", {"quality": 90, **_444}, _444),
+    ".jxl": OutputFormat("JXL", {"lossless": True}, {}, plugin="pillow_jxl"),
 }
-_NO_ALPHA = {"BMP", "JPEG"}  # Pillow writes RGBA into BMP, but reads it back as RGB
 
 
-def save_picture(image: Image.Image, path: Path, force: bool = False) -> list[str]:
-    """Write `image` in the format its extension names, atomically; existing files need force.
-    Its ICC profile, EXIF and XMP (`.info`) go wherever the format keeps them; the warnings say
-    what it could not keep."""
-    path = Path(path)
-    if path.suffix.lower() not in _FORMATS:
-        known = ", ".join(sorted(_FORMATS))
-        raise UnsupportedImage(f"cannot write {path}: unknown extension; use one of {known}")
-    check_output(path, force)  # before encoding, which can be slow for large images
-    name, options = _FORMATS[path.suffix.lower()]
-    if name in _NO_ALPHA and "A" in image.getbands():
-        raise UnsupportedImage(f"{path} cannot store transparency; use .png, .webp or .tiff")
-    extra, warnings = save_options(name, image.info)
+def output_format(suffix: str, quality: int | None = None, name: str = "") -> OutputFormat:
+    """The format an output's extension names, checked: UnsupportedImage (naming the output
+    `name`) for an unknown extension, one this Pillow cannot write, or a quality for a format
+    that is lossless only."""
+    suffix = suffix.lower() if suffix.startswith(".") else "." + suffix.lower()
+    where = f"cannot write {name}: " if name else ""
+    if suffix not in _FORMATS:
+        known = ", ".join(_FORMATS)
+        raise UnsupportedImage(f"{where}unknown image extension '{suffix}'; use one of {known}")
+    chosen = _FORMATS[suffix]
+    if quality is not None and chosen.lossy is None:
+        lossy = ", ".join(s for s, f in _FORMATS.items() if f.lossy is not None)
+        raise UnsupportedImage(
+            f"{where}a quality applies to {lossy} outputs; {suffix} is always lossless"
+        )
+    if not _can_write(chosen):
+        hint = f" (pip install {chosen.plugin.replace('_', '-')})" if chosen.plugin else ""
+        raise UnsupportedImage(f"{where}this Pillow cannot write {chosen.pillow} images{hint}")
+    return chosen
+
+
+def encode_picture(
+    image: Image.Image, suffix: str, quality: int | None = None, name: str = "the output"
+) -> tuple[bytes, list[str]]:
+    """`image` as the bytes of the format `suffix` names (at `quality` if given), with its ICC
+    profile, EXIF and XMP (`.info`) wherever the format keeps them; and warnings for what the
+    format could not keep."""
+    chosen = output_format(suffix, quality, name)
+    if not chosen.alpha and "A" in image.getbands():
+        raise UnsupportedImage(
+            f"{name} cannot store transparency; use .png, .webp, .avif, .jxl or .tiff"
+        )
+    options = dict(chosen.default) if quality is None else {**chosen.lossy, "quality": quality}
+    if chosen.pillow == "AVIF" and image.mode in ("L", "LA"):
+        options.pop("subsampling", None)  # 4:4:4 would turn gray into RGB; Pillow picks 4:0:0
+    metadata_as = "WEBP" if chosen.pillow in ("AVIF", "JXL") else chosen.pillow  # same options
+    extra, warnings = save_options(metadata_as, image.info)
     buffer = io.BytesIO()
     try:
-        image.save(buffer, name, **options, **extra)
-    except (OSError, ValueError, KeyError) as error:
-        raise UnsupportedImage(f"cannot write a {image.mode} image as {name}: {error}") from error
-    atomic_write(path, buffer.getvalue(), force)
+        image.save(buffer, chosen.pillow, **options, **extra)
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise UnsupportedImage(
+            f"cannot write a {image.mode} image as {chosen.pillow}: {error}"
+        ) from error
+    return buffer.getvalue(), warnings
+
+
+def save_picture(
+    image: Image.Image, path: Path, force: bool = False, quality: int | None = None
+) -> list[str]:
+    """Write `image` in the format its extension names (lossless unless `quality`), atomically;
+    existing files need force. Its ICC profile, EXIF and XMP (`.info`) go wherever the format
+    keeps them; the warnings say what it could not keep."""
+    path = Path(path)
+    output_format(path.suffix, quality, str(path))  # before any other check
+    check_output(path, force)  # before encoding, which can be slow for large images
+    data, warnings = encode_picture(image, path.suffix, quality, str(path))
+    atomic_write(path, data, force)
     return warnings
+
+
+def _can_write(chosen: OutputFormat) -> bool:
+    if chosen.plugin:
+        try:
+            __import__(chosen.plugin)
+        except ImportError:
+            return False
+    Image.init()
+    return chosen.pillow in Image.SAVE
 
 
 # Pillow's own bomb check is a module global with a lower default (179 megapixels, warning from
@@ -175,24 +245,27 @@ def _own_size_limit() -> Iterator[None]:
                 Image.MAX_IMAGE_PIXELS = _bomb_saved
 
 
-def _open(path: Path) -> Image.Image:
+def _open(source: Path | io.BytesIO, name: str) -> Image.Image:
     """Open the header only; every failure is one sentence naming the file."""
     try:
-        if path.is_file() and path.stat().st_size == 0:
-            raise UnsupportedImage(f"{path} is an empty file")
-        return Image.open(path)
+        empty = source.getbuffer().nbytes == 0 if isinstance(source, io.BytesIO) else (
+            source.is_file() and source.stat().st_size == 0
+        )  # fmt: skip
+        if empty:
+            raise UnsupportedImage(f"{name} is an empty file")
+        return Image.open(source)
     except FileNotFoundError:
-        raise UnsupportedImage(f"{path} does not exist") from None
+        raise UnsupportedImage(f"{name} does not exist") from None
     except IsADirectoryError:
-        raise UnsupportedImage(f"{path} is a folder, not an image") from None
+        raise UnsupportedImage(f"{name} is a folder, not an image") from None
     except PermissionError:
-        raise UnsupportedImage(f"{path} cannot be read: permission denied") from None
+        raise UnsupportedImage(f"{name} cannot be read: permission denied") from None
     except UnidentifiedImageError:
-        raise UnsupportedImage(f"{path} is not an image Pillow can read") from None
+        raise UnsupportedImage(f"{name} is not an image Pillow can read") from None
     except Image.DecompressionBombError as error:
-        raise UnsupportedImage(f"{path} is too large: {error}") from None
+        raise UnsupportedImage(f"{name} is too large: {error}") from None
     except (OSError, ValueError, SyntaxError) as error:
-        raise UnsupportedImage(f"{path} has a corrupt image header ({error})") from error
+        raise UnsupportedImage(f"{name} has a corrupt image header ({error})") from error
 
 
 def _from_pil(image: Image.Image, name: str, max_pixels: int) -> Picture:

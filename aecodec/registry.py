@@ -8,17 +8,19 @@ which is the user's choice (`--weights PATH`), never the file's. Every way readi
 fail, from a missing card to weights of the wrong shapes, is one ModelError sentence.
 """
 
+from __future__ import annotations
+
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-
-from safetensors import SafetensorError
-from safetensors.torch import load
-from torch import Tensor, nn
+from typing import TYPE_CHECKING
 
 from aecodec.bitstream import MODEL_NAME
 from aecodec.errors import ModelError
+
+if TYPE_CHECKING:  # hints only: torch loads in read(), so listing cards (`aecodec models`)
+    from torch import Tensor, nn  # never pays the second or two its import takes
 
 INSTALLED_ENV = "AECODEC_MODELS"  # folders of installed models, separated like PATH
 
@@ -107,6 +109,9 @@ def read(weights: str | Path) -> StoredModel:
         if not path.is_file():
             raise ModelError(f"cannot load model from {weights}: {path} does not exist")
     card = _read_card(card_path)
+    from safetensors import SafetensorError
+    from safetensors.torch import load
+
     try:
         raw = weights.read_bytes()
         state = load(raw)

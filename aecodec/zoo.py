@@ -6,48 +6,70 @@ measured figures). Shipped models live in `aecodec/weights/`, installed ones in 
 $AECODEC_MODELS; weights anywhere else are loaded by path (`weights=`), the user's explicit choice.
 """
 
+from __future__ import annotations
+
 import copy
 import dataclasses
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-
-from safetensors.torch import save_file
-from torch import Tensor
+from typing import TYPE_CHECKING
 
 from aecodec import registry
-from aecodec.entropy.tables import Tables
 from aecodec.errors import ModelError
-from aecodec.models.hyperprior import Hyperprior, HyperpriorConfig
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+    from aecodec.models.hyperprior import Hyperprior, HyperpriorConfig
 
 SHIPPED = Path(__file__).parent / "weights"
 DEFAULT_MODEL = "hyperprior-sc-joint"
-FAMILIES = {"hyperprior": (Hyperprior, HyperpriorConfig)}
-# Named architectures to train: the first hyperprior, a smaller one for CPUs, tiny ones for tests,
-# the same with a checkerboard context, that one over a wider range of rates (0.1-1.5 bpp), and
-# that one with the space-channel context (checkerboard plus channel groups).
-CONFIGS = {
-    "hyperprior-vr": HyperpriorConfig(),
-    "hyperprior-vr-small": HyperpriorConfig(N=64, M=96),
-    "hyperprior-tiny": HyperpriorConfig(N=16, M=24, lambdas=(0.01, 0.1)),
-    "hyperprior-cb": HyperpriorConfig(context="checkerboard"),
-    "hyperprior-cb-tiny": HyperpriorConfig(N=16, M=24, lambdas=(0.01, 0.1), context="checkerboard"),
-    "hyperprior-cb-wide": HyperpriorConfig(
-        lambdas=(0.0005, 0.0012, 0.0027, 0.0062, 0.0145, 0.0335, 0.078, 0.18),
-        context="checkerboard",
-    ),
-    "hyperprior-sc-tiny": HyperpriorConfig(
-        N=16, M=24, lambdas=(0.01, 0.1), context="space-channel"
-    ),
-    "hyperprior-sc-wide": HyperpriorConfig(
-        lambdas=(0.0005, 0.0012, 0.0027, 0.0062, 0.0145, 0.0335, 0.078, 0.18),
-        context="space-channel",
-    ),
-}
 DEFAULT_CONFIG = "hyperprior-sc-wide"  # the default model's architecture: what `train` builds
-MODELS = registry.Registry("codec model", SHIPPED, frozenset(FAMILIES))
+# The registry and the names above need no torch, so listing models (`aecodec models`) reads the
+# cards alone; FAMILIES and CONFIGS hold the model classes and are made on first use (`configs()`,
+# `families()`; also as the module's attributes CONFIGS and FAMILIES).
+MODELS = registry.Registry("codec model", SHIPPED, frozenset({"hyperprior"}))
 _TABLE_PREFIXES = ("tables.z", "tables.y")
+
+
+@functools.cache
+def families() -> dict[str, tuple[type, type]]:
+    """Family name -> (model class, config class): what a card's `family` may name."""
+    from aecodec.models.hyperprior import Hyperprior, HyperpriorConfig
+
+    return {"hyperprior": (Hyperprior, HyperpriorConfig)}
+
+
+@functools.cache
+def configs() -> dict[str, HyperpriorConfig]:
+    """Named architectures to train: the first hyperprior, a smaller one for CPUs, tiny ones for
+    tests, the same with a checkerboard context, that one over a wider range of rates (0.1-1.5
+    bpp), and that one with the space-channel context (checkerboard plus channel groups)."""
+    from aecodec.models.hyperprior import HyperpriorConfig
+
+    wide = (0.0005, 0.0012, 0.0027, 0.0062, 0.0145, 0.0335, 0.078, 0.18)
+    tiny = {"N": 16, "M": 24, "lambdas": (0.01, 0.1)}
+    return {
+        "hyperprior-vr": HyperpriorConfig(),
+        "hyperprior-vr-small": HyperpriorConfig(N=64, M=96),
+        "hyperprior-tiny": HyperpriorConfig(**tiny),
+        "hyperprior-cb": HyperpriorConfig(context="checkerboard"),
+        "hyperprior-cb-tiny": HyperpriorConfig(**tiny, context="checkerboard"),
+        "hyperprior-cb-wide": HyperpriorConfig(lambdas=wide, context="checkerboard"),
+        "hyperprior-sc-tiny": HyperpriorConfig(**tiny, context="space-channel"),
+        "hyperprior-sc-wide": HyperpriorConfig(lambdas=wide, context="space-channel"),
+    }
+
+
+def __getattr__(name: str):
+    if name == "FAMILIES":
+        return families()
+    if name == "CONFIGS":
+        return configs()
+    raise AttributeError(f"module 'aecodec.zoo' has no attribute '{name}'")
 
 
 @dataclass
@@ -74,6 +96,8 @@ def save_model(model: Hyperprior, path: Path, card: dict) -> Path:
     state = {k: _half(v.detach()).contiguous() for k, v in model.state_dict().items()}
     model.load_state_dict({k: _float(v) for k, v in state.items()})
     model.freeze()
+    from safetensors.torch import save_file
+
     for prefix in _TABLE_PREFIXES:
         state.update(model.tables[prefix.split(".")[1]].state(prefix))
     weights = path.with_suffix(".safetensors")
@@ -87,9 +111,9 @@ def architecture(
     config: str, channels: tuple[int, int] | None = None, lambdas: str | None = None
 ) -> HyperpriorConfig:
     """A named config, with N and M or the comma-separated lambdas replaced if given."""
-    if config not in CONFIGS:
-        raise ModelError(f"unknown config '{config}' (known: {', '.join(CONFIGS)})")
-    result = CONFIGS[config]
+    if config not in configs():
+        raise ModelError(f"unknown config '{config}' (known: {', '.join(configs())})")
+    result = configs()[config]
     if channels:
         result = dataclasses.replace(result, N=channels[0], M=channels[1])
     if lambdas:
@@ -104,9 +128,9 @@ def architecture(
 
 def model_from_card(card: dict) -> Hyperprior:
     """A fresh model of the architecture a card names (its family and config)."""
-    if card.get("family") not in FAMILIES:
+    if card.get("family") not in families():
         raise ModelError(f"the card names an unknown model family {card.get('family')!r}")
-    family, config_type = FAMILIES[card["family"]]
+    family, config_type = families()[card["family"]]
     try:
         return family(config_type.from_dict(card["config"]))
     except (TypeError, ValueError, RuntimeError) as error:  # unknown fields, impossible sizes
@@ -121,6 +145,8 @@ def load_model(name: str = DEFAULT_MODEL, *, weights: str | Path | None = None) 
         path = MODELS.find(name)
     stored = registry.read(path)
     where = path if weights is not None else f"model '{name}'"
+    from aecodec.entropy.tables import Tables
+
     try:
         model = model_from_card(stored.card)
         state = dict(stored.state)

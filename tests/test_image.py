@@ -1,3 +1,4 @@
+import io
 import struct
 import warnings
 import zlib
@@ -7,7 +8,8 @@ import pytest
 from PIL import Image
 
 from aecodec.errors import OutputExists, UnsupportedImage
-from aecodec.image import read_picture, save_picture, to_pil
+from aecodec.image import encode_picture, read_picture, save_picture, to_pil
+from tests.conftest import smooth_image
 
 CHANNELS = {"L": 1, "LA": 2, "RGB": 3, "RGBA": 4}
 SIZES = [(1, 1), (3, 5), (5, 3), (10000, 16), (16, 10000)]  # (width, height)
@@ -310,10 +312,56 @@ def test_transparency_into_a_format_without_it_is_refused(tmp_path, suffix):
 
 
 def test_unknown_extension_lists_the_known_ones(tmp_path):
-    with pytest.raises(
-        UnsupportedImage, match="out.xyz: unknown extension; use one of .bmp, .jpeg"
-    ):
+    with pytest.raises(UnsupportedImage, match=r"out.xyz: unknown image extension '.xyz'; use one"):
         save_picture(Image.new("RGB", (2, 2)), tmp_path / "out.xyz")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("suffix", [".png", ".webp", ".jxl", ".tiff"])
+@pytest.mark.parametrize("mode", ["L", "LA", "RGB", "RGBA"])
+def test_lossless_outputs_give_the_pixels_back(tmp_path, suffix, mode):
+    if suffix == ".jxl":
+        pytest.importorskip("pillow_jxl")
+    pixels = smooth_image(12, 10, len(mode))
+    image = Image.fromarray(pixels[..., 0] if mode == "L" else pixels, mode)
+    save_picture(image, tmp_path / f"out{suffix}")
+    with Image.open(tmp_path / f"out{suffix}") as back:
+        assert np.array_equal(np.asarray(back.convert(mode)), np.asarray(image))
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".webp", ".avif", ".jxl"])
+def test_a_quality_makes_lossy_outputs_smaller(tmp_path, suffix):
+    if suffix == ".jxl":
+        pytest.importorskip("pillow_jxl")
+    image = Image.fromarray(smooth_image(64, 64))
+    default, _ = encode_picture(image, suffix)
+    low, _ = encode_picture(image, suffix, quality=30)
+    assert len(low) < len(default) * 0.8
+    with Image.open(io.BytesIO(low)) as back:  # still the same picture, a little worse
+        error = np.abs(np.asarray(back.convert("RGB"), float) - np.asarray(image, float))
+    assert back.size == (64, 64) and 0 < error.mean() < 12
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif", ".bmp"])
+def test_a_quality_for_a_lossless_only_format_is_refused(tmp_path, suffix):
+    with pytest.raises(UnsupportedImage, match=f"{suffix} is always lossless"):
+        save_picture(Image.new("RGB", (2, 2)), tmp_path / f"out{suffix}", quality=50)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_gray_avif_stays_gray(tmp_path):
+    data, _ = encode_picture(Image.fromarray(smooth_image(16, 16, 1)[..., 0]), ".avif", 60)
+    with Image.open(io.BytesIO(data)) as back:
+        assert back.mode == "L"
+
+
+def test_image_bytes_are_read_like_a_file(image_path):
+    from_bytes = read_picture(image_path.read_bytes(), name="standard input")
+    assert np.array_equal(from_bytes.rgb, read_picture(image_path).rgb)
+    with pytest.raises(UnsupportedImage, match="^standard input is not an image Pillow can read"):
+        read_picture(b"GIF87a but not really", name="standard input")
+    with pytest.raises(UnsupportedImage, match="^standard input is an empty file"):
+        read_picture(b"", name="standard input")
 
 
 def test_existing_output_is_not_overwritten_without_force(tmp_path):
