@@ -13,9 +13,7 @@ from aecodec.options import Weights
 
 def register(app: typer.Typer) -> None:
     """Add the `serve` command to the top-level command line."""
-    app.command(help="Serve a local web page to compare codecs, compress and restore pictures.")(
-        serve
-    )
+    app.command()(serve)
 
 
 def serve(
@@ -37,6 +35,7 @@ def serve(
     ] = 16,
     weights: Weights = None,
 ) -> None:
+    """Serve a local web page to compare codecs side by side, compress and restore pictures."""
     try:
         import uvicorn
 

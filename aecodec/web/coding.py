@@ -271,15 +271,21 @@ def repair(upload: Upload, image_id: str, mask_png: bytes) -> Result:
 def read_mask(data: bytes, shape: tuple[int, int]) -> np.ndarray:
     """A painted mask (PNG) as a bool array of the picture's shape, True where to repair."""
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.load()
-            planes = np.asarray(image.convert("RGBA" if "A" in image.getbands() else "L"))
+        with warnings.catch_warnings():  # the size is checked below, before any pixel is decoded
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
     except Exception as error:  # anything Pillow raises on bytes that are not an image
         raise UnsupportedImage(f"the mask is not an image Pillow can read ({error})") from None
-    if planes.shape[:2] != tuple(shape):
-        raise UnsupportedImage(
-            f"the mask is {planes.shape[1]}x{planes.shape[0]}, the image {shape[1]}x{shape[0]}"
-        )
+    with image:
+        if image.size != (shape[1], shape[0]):
+            width, height = image.size
+            raise UnsupportedImage(
+                f"the mask is {width}x{height}, the image {shape[1]}x{shape[0]}"
+            )  # fmt: skip
+        try:
+            planes = np.asarray(image.convert("RGBA" if "A" in image.getbands() else "L"))
+        except Exception as error:  # truncated or corrupt pixel data
+            raise UnsupportedImage(f"the mask has corrupt image data ({error})") from None
     mask = planes[..., 3] > 0 if planes.ndim == 3 else planes > 127
     if not mask.any():
         raise RequestError("the mask is empty: paint over the pixels to repair")

@@ -369,7 +369,7 @@ async function open(files) {
       item.textContent = `${file.name}: not opened`;
       item.classList.add("failed");
       item.title = error.message;
-      say(`${file.name}: ${error.message}`);
+      say(error.message.includes(file.name) ? error.message : `${file.name}: ${error.message}`);
     }
   }));
   document.getElementById("zip").disabled = state.images.length === 0;
