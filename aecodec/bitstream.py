@@ -5,6 +5,10 @@ file, `unpack` reads one and turns every malformed input into a `BitstreamError`
 sentence, `describe` summarises a file for `aecodec info`. The picture's metadata (ICC profile,
 EXIF, XMP) travels as an optional last payload, `pack_metadata`'s block, announced by flag bit 0.
 
+A tiny image, where a model's file would cost more than the pixels themselves, is stored as its
+pixels instead (version 3, flag bit 1): a 14-byte head, the pixels (raw or deflated), the
+metadata block if any, and the file CRC; a 1x1 RGB image is 21 bytes, exact.
+
 Two CRC-32s guard the file. The header CRC covers the header (up to and including the payload
 length table), so the lengths are trusted only once it matches: a short file is then surely
 truncated and a corrupted length field is surely corruption. The file CRC, always the last four
@@ -22,7 +26,9 @@ from dataclasses import dataclass
 from aecodec.errors import BitstreamError
 
 MAGIC = b"\x89AEC"  # a non-ASCII first byte, as in PNG, so text tools never take it for text
-FORMAT_VERSION = 2  # what this aecodec writes; it reads every version up to this one
+FORMAT_VERSION = 3  # the newest version this aecodec reads (and all before it)
+CODED_VERSION = 2  # what a file coded by a model is written as: 3 only adds stored pixels
+STORED_VERSION = 3  # the first version with stored pixels (flag bit 1)
 LAYOUTS = ("L", "LA", "RGB", "RGBA")  # the layout code is the index in this tuple
 HASH_SIZE = 8  # first bytes of the SHA-256 of the model's weights file
 MAX_SIDE = 1 << 20
@@ -30,6 +36,9 @@ MAX_PIXELS = 1 << 30
 MAX_PAYLOADS = 255
 QUALITY_SCALE = 100  # quality is stored as round(quality * 100), so its step is 0.01
 FLAG_METADATA = 0x01  # flags bit 0: the last payload is a metadata block
+FLAG_STORED = 0x02  # flags bit 1 (version 3): the pixels themselves, no model (tiny images)
+STORED_MAX_PIXELS = 4096  # the largest image that may be stored (at most 16 KiB of pixels)
+STORED_RAW, STORED_DEFLATE = 0, 1  # how stored pixels are kept: as they are, or deflated
 # Chunk tags in the order a block holds them, each at most once, by Metadata field.
 METADATA_TAGS = {"icc_profile": b"ICCP", "exif": b"EXIF", "xmp": b"XMP "}
 MAX_CHUNK = 16 << 20  # bytes; far above real profiles and EXIF, and bounds what a reader holds
@@ -37,6 +46,7 @@ MAX_CHUNK = 16 << 20  # bytes; far above real profiles and EXIF, and bounds what
 MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 _FIXED = struct.Struct(">8sHIIBB")  # weights hash, quality x 100, width, height, layout, k
+_STORED = struct.Struct(">HHBBH")  # width, height, layout, pixel coding, pixel data length
 _U32 = struct.Struct(">I")
 
 
@@ -51,8 +61,11 @@ class Header:
     height: int
     layout: str  # one of LAYOUTS
     # 2: y's tables are the nearest to each predicted scale; 1: the next wider (docs/format.md)
-    format_version: int = FORMAT_VERSION
+    format_version: int = CODED_VERSION
     has_metadata: bool = False  # the last payload is a metadata block (pack_metadata)
+    # The pixels themselves travel instead of a model's code (`stored_header`); then the model
+    # is "" and the hash b"", and the first payload is the planes of `layout`, interleaved.
+    stored: bool = False
 
     def __post_init__(self):
         # Normalise friendly types (numpy ints for sizes, a bytearray hash) before checking.
@@ -70,8 +83,14 @@ class Header:
 
     @property
     def has_alpha(self) -> bool:
-        """Whether the file carries an alpha plane (its last payload)."""
+        """Whether the image has an alpha plane (for a coded file, its last payload but the
+        metadata; a stored file keeps it among the pixels)."""
         return self.layout in ("LA", "RGBA")
+
+
+def stored_header(width: int, height: int, layout: str, has_metadata: bool = False) -> Header:
+    """The header of a file that stores an image's pixels exactly, without a model."""
+    return Header("", b"", 100.0, width, height, layout, STORED_VERSION, has_metadata, True)
 
 
 @dataclass(frozen=True)
@@ -161,6 +180,8 @@ def pack(header: Header, payloads: list[bytes]) -> bytes:
             unpack_metadata(payloads[-1] if payloads else b"")
         except BitstreamError as error:
             raise ValueError(f"has_metadata needs a metadata block last: {error}") from None
+    if header.stored:
+        return _pack_stored(header, payloads)
     for i, payload in enumerate(payloads):
         if len(payload) >= 1 << 32:
             raise ValueError(f"payload {i} has {len(payload)} bytes; at most 2**32 - 1 fit")
@@ -186,9 +207,12 @@ def pack(header: Header, payloads: list[bytes]) -> bytes:
 
 
 def unpack(data: bytes) -> tuple[Header, list[bytes]]:
-    """Header and payloads of an .aec file; BitstreamError for anything that is not a valid one."""
+    """Header and payloads of an .aec file; BitstreamError for anything that is not a valid one.
+    A stored file's first payload is its pixels, inflated and checked against the header."""
     data = memoryview(data).tobytes()  # any bytes-like object; bytes(5) would be five zeros
     _check_magic_and_version(data)
+    if data[4] >= STORED_VERSION and len(data) > 5 and data[5] & FLAG_STORED:
+        return _unpack_stored(data)
     fields, lengths, header_size = _read_header(data)
     stored = _U32.unpack_from(data, header_size - 4)[0]
     if zlib.crc32(data[: header_size - 4]) != stored:
@@ -213,6 +237,18 @@ def unpack(data: bytes) -> tuple[Header, list[bytes]]:
 
 def describe(header: Header, payloads: list[bytes], total_size: int) -> dict:
     """Every header field and the sizes that matter, in display order, for `aecodec info`."""
+    if header.stored:
+        return {
+            "format_version": header.format_version,
+            "model": "none: the pixels are stored exactly",
+            "width": header.width,
+            "height": header.height,
+            "layout": header.layout,
+            "pixel_bytes": len(payloads[0]),
+            "metadata": _describe_metadata(payloads[-1]) if header.has_metadata else "none",
+            "total_bytes": total_size,
+            "bits_per_pixel": total_size * 8 / (header.width * header.height),
+        }
     payload_bytes = sum(len(p) for p in payloads)
     return {
         "format_version": header.format_version,
@@ -286,9 +322,10 @@ def _read_header(data: bytes) -> tuple[tuple, list[int], int]:
 
 def _decode_fields(version, flags, name, weights_hash, quality, width, height, layout) -> Header:
     """The Header, once the header CRC has vouched that these bytes are what the writer wrote."""
-    if flags & ~FLAG_METADATA:
+    if flags & ~FLAG_METADATA:  # a stored file (bit 1, version 3) never gets here
+        defined = "bit 0 (metadata)" if version < STORED_VERSION else "bits 0 and 1 (stored)"
         raise BitstreamError(
-            f"flags byte is {flags:#04x} but version {version} defines only bit 0 (metadata); "
+            f"flags byte is {flags:#04x} but version {version} defines only {defined}; "
             "the file was written by another program or a newer aecodec"
         )
     try:
@@ -312,6 +349,8 @@ def _decode_fields(version, flags, name, weights_hash, quality, width, height, l
 
 def _header_problem(h: Header) -> str | None:
     """What is wrong with a header, in one sentence, or None."""
+    if h.stored is not False:
+        return _stored_problem(h)
     if not isinstance(h.model, str) or not MODEL_NAME.fullmatch(h.model):
         # A registry name: the decoder looks it up among installed models, never opens it as a
         # path, and `aecodec info` can print it without it driving the terminal.
@@ -337,3 +376,104 @@ def _header_problem(h: Header) -> str | None:
     if not isinstance(h.has_metadata, bool):
         return f"has_metadata must be True or False, got {h.has_metadata!r}"
     return None
+
+
+def _stored_problem(h: Header) -> str | None:
+    if h.stored is not True:
+        return f"stored must be True or False, got {h.stored!r}"
+    if (h.model, h.weights_hash, h.quality) != ("", b"", 100.0):
+        return "a stored image names no model and no weights hash, and its quality is 100"
+    if h.format_version < STORED_VERSION or h.format_version > FORMAT_VERSION:
+        return f"stored pixels need format version {STORED_VERSION}, not {h.format_version}"
+    if h.layout not in LAYOUTS:
+        return f"layout {h.layout!r} is not one of {', '.join(LAYOUTS)}"
+    if not isinstance(h.has_metadata, bool):
+        return f"has_metadata must be True or False, got {h.has_metadata!r}"
+    for side in (h.width, h.height):
+        if not isinstance(side, int) or isinstance(side, bool) or side < 1:
+            return f"image size {h.width}x{h.height} is invalid: each side must be at least 1"
+    if h.width * h.height > STORED_MAX_PIXELS:
+        return (
+            f"image size {h.width}x{h.height} is over the {STORED_MAX_PIXELS} pixels that may "
+            "be stored"
+        )
+    return None
+
+
+def _pack_stored(header: Header, payloads: list[bytes]) -> bytes:
+    """The stored layout (docs/format.md): head, pixels (deflated when that is shorter),
+    metadata block, file CRC."""
+    pixels, *rest = payloads or [b""]
+    expected = header.width * header.height * len(header.layout)
+    if len(pixels) != expected or len(rest) != header.has_metadata:
+        raise ValueError(
+            f"a stored {header.width}x{header.height} {header.layout} image takes its "
+            f"{expected} bytes of pixels{' and the metadata block' * header.has_metadata}"
+        )
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+    deflated = packer.compress(pixels) + packer.flush()
+    coding, body = (
+        (STORED_DEFLATE, deflated) if len(deflated) < len(pixels) else (STORED_RAW, pixels)
+    )
+    flags = FLAG_STORED | FLAG_METADATA * header.has_metadata
+    fields = (header.width, header.height, LAYOUTS.index(header.layout), coding, len(body))
+    head = MAGIC + bytes([header.format_version, flags]) + _STORED.pack(*fields)
+    metadata = [_U32.pack(len(rest[0])), rest[0]] if rest else []
+    body = b"".join([head, *metadata[:1], body, *metadata[1:]])
+    return body + _U32.pack(zlib.crc32(body))
+
+
+def _unpack_stored(data: bytes) -> tuple[Header, list[bytes]]:
+    """Header and [pixels (+ metadata block)] of a stored file: sizes, then the file CRC, then
+    the fields, then the pixels inflated to exactly the size the header gives."""
+    has_metadata = bool(data[5] & FLAG_METADATA)
+    start = 6 + _STORED.size + 4 * has_metadata
+    if len(data) < start:
+        raise BitstreamError("truncated .aec file: it ends inside the header (stored image)")
+    width, height, layout, coding, length = _STORED.unpack_from(data, 6)
+    meta_length = _U32.unpack_from(data, 6 + _STORED.size)[0] if has_metadata else 0
+    expected = start + length + meta_length + 4
+    if len(data) < expected:
+        raise BitstreamError(f"truncated .aec file: it has {len(data)} of its {expected} bytes")
+    if len(data) > expected:
+        raise BitstreamError(
+            f"{len(data) - expected} unexpected bytes after the end of the .aec data"
+        )
+    if zlib.crc32(data[:-4]) != _U32.unpack_from(data, len(data) - 4)[0]:
+        raise BitstreamError("checksum mismatch: the file is corrupted")
+    if data[5] & ~(FLAG_METADATA | FLAG_STORED):
+        raise BitstreamError(
+            f"flags byte is {data[5]:#04x} but version {data[4]} defines only bits 0 and 1; "
+            "the file was written by another program or a newer aecodec"
+        )
+    if layout >= len(LAYOUTS):
+        known = ", ".join(f"{code}={text}" for code, text in enumerate(LAYOUTS))
+        raise BitstreamError(f"unknown pixel layout code {layout} (known: {known})")
+    try:
+        header = Header("", b"", 100.0, width, height, LAYOUTS[layout], data[4], has_metadata, True)
+    except ValueError as error:
+        raise BitstreamError(f"invalid header: {error}") from None
+    pixels = _inflate(data[start : start + length], coding, width * height * len(header.layout))
+    payloads = [pixels]
+    if has_metadata:
+        payloads.append(data[start + length : start + length + meta_length])
+        unpack_metadata(payloads[-1])
+    return header, payloads
+
+
+def _inflate(body: bytes, coding: int, size: int) -> bytes:
+    """Stored pixels as they were: exactly `size` bytes, never more held in memory."""
+    if coding == STORED_RAW:
+        if len(body) != size:
+            raise BitstreamError(f"stored pixels are {len(body)} bytes, not the image's {size}")
+        return body
+    if coding != STORED_DEFLATE:
+        raise BitstreamError(f"unknown pixel coding {coding} (known: 0=raw, 1=deflate)")
+    inflater = zlib.decompressobj(-15)
+    try:
+        pixels = inflater.decompress(body, size)
+    except zlib.error as error:
+        raise BitstreamError(f"corrupted stored pixels: {error}") from None
+    if len(pixels) != size or not inflater.eof or inflater.unconsumed_tail or inflater.unused_data:
+        raise BitstreamError(f"stored pixels do not inflate to exactly the image's {size} bytes")
+    return pixels

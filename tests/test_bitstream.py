@@ -12,10 +12,14 @@ from aecodec.bitstream import (
     LAYOUTS,
     MAX_PIXELS,
     MAX_SIDE,
+    STORED_MAX_PIXELS,
     Header,
+    Metadata,
     describe,
     pack,
+    pack_metadata,
     quantize_quality,
+    stored_header,
     unpack,
 )
 from aecodec.errors import BitstreamError
@@ -168,10 +172,10 @@ def test_a_version_1_file_still_reads_and_says_so():
 
 
 def test_a_newer_version_asks_for_an_upgrade():
-    assert error_of(raw_file(version=3)) == (
-        "file format version 3 is newer than this aecodec (reads up to 2); upgrade aecodec"
+    assert error_of(raw_file(version=4)) == (
+        "file format version 4 is newer than this aecodec (reads up to 3); upgrade aecodec"
     )
-    assert error_of(raw_file(version=3)[:5]).startswith("file format version 3 is newer")
+    assert error_of(raw_file(version=4)[:5]).startswith("file format version 4 is newer")
     assert "unknown file format version 0" in error_of(raw_file(version=0))
 
 
@@ -253,3 +257,117 @@ def test_invalid_headers_cannot_be_made(fields):
 def test_pack_refuses_more_payloads_than_the_count_byte_holds():
     with pytest.raises(ValueError, match="at most 255"):
         pack(HEADER, [b""] * 256)
+
+
+# --- Stored pixels (version 3): tiny images without a model --------------------------------
+
+
+def stored_file(width=1, height=1, layout="RGB", pixels=None, metadata=None) -> bytes:
+    size = width * height * len(layout)
+    pixels = bytes(range(7, 7 + size)) if pixels is None else pixels
+    block = pack_metadata(metadata) if metadata else b""
+    header = stored_header(width, height, layout, bool(block))
+    return pack(header, [pixels, block] if block else [pixels])
+
+
+def test_a_one_pixel_image_is_stored_in_21_bytes_and_comes_back_exact():
+    data = stored_file(pixels=b"\x01\x02\x03")
+    assert len(data) == 21
+    header, payloads = unpack(data)
+    assert header.stored and header.format_version == 3 and not header.has_metadata
+    assert (header.width, header.height, header.layout, payloads) == (
+        1,
+        1,
+        "RGB",
+        [b"\x01\x02\x03"],
+    )
+
+
+def test_stored_worked_example_in_the_docs_is_what_pack_writes():
+    text = FORMAT_DOC.read_text()
+    block = re.search(r"<!-- stored-example-hex -->\s*```\n(.*?)```", text, re.S).group(1)
+    documented = bytes.fromhex("".join(line.split("|")[0] for line in block.splitlines()))
+    assert documented == stored_file(2, 1, "LA", b"\x10\x20\x30\x40")
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_stored_pixels_round_trip_raw_or_deflated_with_metadata(layout):
+    flat = bytes(4096 * len(layout))  # deflates to almost nothing
+    noisy = random.Random(0).randbytes(7 * 5 * len(layout))  # stays raw
+    meta = Metadata(icc_profile=b"icc!", xmp=b"<x/>")
+    for (width, height, pixels), metadata in [((64, 64, flat), None), ((7, 5, noisy), meta)]:
+        data = stored_file(width, height, layout, pixels, metadata)
+        assert len(data) < 100 if pixels is flat else len(data) > len(pixels)
+        header, payloads = unpack(data)
+        assert payloads[0] == pixels and header.layout == layout
+        assert header.has_metadata == bool(metadata)
+        info = describe(header, payloads, len(data))
+        assert info["model"].startswith("none") and info["total_bytes"] == len(data)
+
+
+def test_every_single_byte_corruption_of_a_stored_file_is_detected():
+    for data in (stored_file(3, 2), stored_file(64, 64, "L", bytes(4096), Metadata(exif=b"MM\0*"))):
+        for offset in range(len(data)):
+            for mask in (0xFF, 0x01):
+                damaged = bytearray(data)
+                damaged[offset] ^= mask
+                with pytest.raises(BitstreamError):
+                    unpack(bytes(damaged))
+
+
+def test_every_truncation_of_a_stored_file_says_truncated():
+    data = stored_file(3, 2, "RGBA")
+    for end in range(1, len(data)):
+        assert error_of(data[:end]).startswith("truncated .aec file")
+
+
+def stored_by_hand(width, height, layout, coding, body, version=3, flags=2) -> bytes:
+    head = (
+        b"\x89AEC"
+        + bytes([version, flags])
+        + struct.pack(">HHBBH", width, height, layout, coding, len(body))
+    )
+    data = head + body
+    return data + struct.pack(">I", zlib.crc32(data))
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (stored_by_hand(65, 64, 2, 0, bytes(65 * 64 * 3)), "over the 4096 pixels"),
+        (stored_by_hand(0, 1, 2, 0, b""), "image size 0x1 is invalid"),
+        (stored_by_hand(1, 1, 4, 0, b"abcd"), "unknown pixel layout code 4"),
+        (stored_by_hand(1, 1, 2, 2, b"abc"), "unknown pixel coding 2"),
+        (stored_by_hand(1, 1, 2, 0, b"ab"), "stored pixels are 2 bytes, not the image's 3"),
+        (stored_by_hand(1, 1, 2, 1, b"\xff\xff"), "corrupted stored pixels"),
+        (stored_by_hand(1, 1, 2, 1, zlib.compress(b"abcd")[2:-4]), "do not inflate to exactly"),
+        (stored_by_hand(1, 1, 2, 0, b"abc", flags=0x06), "defines only bits 0 and 1"),
+    ],
+)
+def test_stored_files_that_a_writer_got_wrong_are_refused(data, message):
+    assert message in error_of(data)
+
+
+def test_a_deflate_bomb_is_cut_at_the_image_size():
+    bomb = zlib.compressobj(9, zlib.DEFLATED, -15)
+    body = bomb.compress(bytes(50_000_000)) + bomb.flush()  # 49 KB that inflate to 50 MB
+    assert "do not inflate to exactly" in error_of(stored_by_hand(64, 64, 3, 1, body[:65535]))
+
+
+def test_stored_headers_are_checked():
+    for bad in [
+        dict(width=65, height=64),
+        dict(model="hyperprior-vr"),
+        dict(format_version=2),
+    ]:
+        fields = dict(model="", weights_hash=b"", quality=100.0, width=1, height=1, layout="L",
+                      format_version=3, has_metadata=False, stored=True)  # fmt: skip
+        with pytest.raises(ValueError):
+            Header(**{**fields, **bad})
+    assert STORED_MAX_PIXELS == 4096
+    with pytest.raises(ValueError, match="takes its 3 bytes of pixels"):
+        pack(stored_header(1, 1, "RGB"), [b"ab"])
+
+
+def test_a_version_2_file_with_the_stored_flag_is_refused():
+    assert "version 2 defines only bit 0 (metadata)" in error_of(raw_file(flags=0x02))
