@@ -7,7 +7,10 @@ import asyncio
 import importlib
 import io
 import re
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import zipfile
 from pathlib import Path
@@ -320,3 +323,29 @@ def test_the_serve_module_loads_no_web_framework_until_it_runs():
     top = {a.name for n in tree.body if isinstance(n, ast.Import) for a in n.names}
     top |= {n.module for n in tree.body if isinstance(n, ast.ImportFrom)}
     assert top <= {"ipaddress", "os", "socket", "typing", "typer", "aecodec.options"}
+
+
+@pytest.mark.slow
+@ONE_MODEL
+def test_serve_prints_its_address_and_answers_there(tiny_model, photo):
+    """The command as a user runs it: another process, a free port, the page and the API."""
+    serve = "import typer; from aecodec.web.cli import register; app = typer.Typer();"
+    serve += "app.callback()(lambda: None); register(app); app()"
+    weights = tiny_model + ".safetensors"
+    command = [sys.executable, "-c", serve, "serve", "--port", "0", "--weights", weights]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = server.stdout.readline()
+        address = re.fullmatch(
+            r"aecodec serve: open (http://127.0.0.1:\d+/) \(Ctrl-C to stop\)\n", line
+        )
+        assert address, line + server.stderr.read()
+        with httpx.Client(base_url=address[1], timeout=60) as client:
+            assert "aecodec" in client.get("/").text
+            image = upload(client, photo)
+            assert side(client, image, codec="aec", setting=50)["bytes"] > 0
+    finally:
+        server.terminate()
+    # uvicorn shuts down, then lets SIGTERM end the process as it would have
+    assert server.wait(20) in (0, -signal.SIGTERM)
+    assert "Traceback" not in server.stderr.read()

@@ -336,7 +336,7 @@ class Side {
 
   label() {
     const spec = this.spec;
-    const setting = spec.setting ? ` ${spec.setting.name} ${this.slider.value}` : "";
+    const setting = spec.setting ? ` ${spec.setting.name} ${this.number.value}` : "";
     return spec.label + setting;
   }
 
