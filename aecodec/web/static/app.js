@@ -6,6 +6,9 @@
 // ---------------------------------------------------------------------------------------------
 // The JSON API
 
+const BUSY_RETRIES = 60; // seconds, about, that a request waits for a place in a full queue
+const UPLOADS_AT_ONCE = 3; // a batch of many files goes up a few at a time
+
 async function call(method, url, body) {
   const options = { method, headers: {} };
   if (body instanceof Blob || body instanceof ArrayBuffer) {
@@ -16,10 +19,15 @@ async function call(method, url, body) {
     options.headers["content-type"] = "application/json";
   }
   let response;
-  try {
-    response = await fetch(url, options);
-  } catch (error) {
-    throw new Error("the server cannot be reached: is `aecodec serve` still running?");
+  for (let attempt = 0; ; attempt++) {
+    try {
+      response = await fetch(url, options);
+    } catch (error) {
+      throw new Error("the server cannot be reached: is `aecodec serve` still running?");
+    }
+    // 503: the server's queue is full for now; wait a little and ask again.
+    if (response.status !== 503 || attempt >= BUSY_RETRIES) break;
+    await new Promise((resolve) => setTimeout(resolve, 1000 + 500 * Math.random()));
   }
   const type = response.headers.get("content-type") || "";
   if (!response.ok) {
@@ -354,25 +362,39 @@ async function open(files) {
   state.timings = { dropped: performance.now(), first: null, both: null };
   const list = document.getElementById("batch");
   list.hidden = false;
-  // Sent all at once: the server reads each off its event loop and answers each.
-  await Promise.all([...files].map(async (file) => {
+  const waiting = [...files].map((file) => {
     const item = el("li"); item.textContent = `${file.name} …`; list.append(item);
-    try {
-      const image = await call("POST", `/api/images?name=${encodeURIComponent(file.name)}`, file);
-      image.results = new Map();
-      state.images.push(image);
-      item.textContent = `${image.name} · ${image.width}×${image.height}`;
-      item.dataset.image = image.id;
-      item.addEventListener("click", () => select(image));
-      if (!state.current) select(image);
-    } catch (error) {
-      item.textContent = `${file.name}: not opened`;
-      item.classList.add("failed");
-      item.title = error.message;
-      say(error.message.includes(file.name) ? error.message : `${file.name}: ${error.message}`);
+    return { file, item };
+  });
+  let shown = false; // the batch's first picture to arrive is shown
+  // A few at a time: the server reads each off its event loop, and a batch of hundreds would
+  // only fill its queue.
+  const lane = async () => {
+    while (waiting.length) {
+      const image = await upload(waiting.shift());
+      if (image && !shown) { shown = true; select(image); }
     }
-  }));
+  };
+  await Promise.all(Array.from({ length: UPLOADS_AT_ONCE }, lane));
   document.getElementById("zip").disabled = state.images.length === 0;
+}
+
+async function upload({ file, item }) {
+  try {
+    const image = await call("POST", `/api/images?name=${encodeURIComponent(file.name)}`, file);
+    image.results = new Map();
+    state.images.push(image);
+    item.textContent = `${image.name} · ${image.width}×${image.height}`;
+    item.dataset.image = image.id;
+    item.addEventListener("click", () => select(image));
+    return image;
+  } catch (error) {
+    item.textContent = `${file.name}: not opened`;
+    item.classList.add("failed");
+    item.title = error.message;
+    say(error.message.includes(file.name) ? error.message : `${file.name}: ${error.message}`);
+    return null;
+  }
 }
 
 function select(image) {
