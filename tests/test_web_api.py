@@ -28,9 +28,10 @@ from fastapi.testclient import TestClient  # noqa: E402
 import aecodec  # noqa: E402
 from aecodec import metrics  # noqa: E402
 from aecodec.web import cli, coding  # noqa: E402
-from aecodec.web.app import STATIC, Settings, create_app  # noqa: E402
+from aecodec.web.app import STATIC, create_app
 from aecodec.web.cli import register  # noqa: E402
 from aecodec.web.coding import Model  # noqa: E402
+from aecodec.web.server import Settings  # noqa: E402
 from tests.conftest import smooth_image  # noqa: E402
 
 ONE_MODEL = pytest.mark.parametrize("tiny_model", ["hyperprior-sc-tiny"], indirect=True)

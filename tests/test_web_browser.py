@@ -30,8 +30,9 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 import aecodec  # noqa: E402
-from aecodec.web.app import Settings, create_app  # noqa: E402
+from aecodec.web.app import create_app  # noqa: E402
 from aecodec.web.coding import Model  # noqa: E402
+from aecodec.web.server import Settings  # noqa: E402
 
 KODAK = Path(__file__).parent.parent.parent / "shared" / "data" / "kodak" / "kodim23.png"
 BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")

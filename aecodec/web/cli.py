@@ -39,8 +39,9 @@ def serve(
     try:
         import uvicorn
 
-        from aecodec.web.app import Settings, create_app
+        from aecodec.web.app import create_app
         from aecodec.web.coding import Model
+        from aecodec.web.server import Settings
     except ImportError as error:
         typer.echo(f"error: the web page needs {error.name}: pip install 'aecodec[web]'", err=True)
         raise typer.Exit(1) from None
