@@ -8,6 +8,7 @@ screenshot there: `AECODEC_WEB_SCREENSHOT=docs/img/web-compare.png python -m pyt
 tests/test_web_browser.py` makes the README's picture.
 """
 
+import importlib
 import os
 import shutil
 import socket
@@ -30,6 +31,7 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 import aecodec  # noqa: E402
+from aecodec.web import coding  # noqa: E402
 from aecodec.web.app import create_app  # noqa: E402
 from aecodec.web.coding import Model  # noqa: E402
 from aecodec.web.server import Settings  # noqa: E402
@@ -111,7 +113,7 @@ def readouts(driver, side: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("tiny_model", ["hyperprior-sc-tiny"], indirect=True)
-def test_drop_compare_move_the_divider_and_download(server, browser, tmp_path):
+def test_drop_compare_move_the_divider_and_download(server, browser, tmp_path, monkeypatch):
     url, weights = server
     browser.get(url)
     WebDriverWait(browser, 10).until(
@@ -187,3 +189,30 @@ def test_drop_compare_move_the_divider_and_download(server, browser, tmp_path):
     WebDriverWait(browser, 30).until(lambda d: archive.is_file() and archive.stat().st_size > 0)
     names = set(zipfile.ZipFile(archive).namelist())
     assert "results.csv" in names and any(n.endswith(".aec") for n in names)
+    if coding.restore_available()["repair"]:
+        paint_a_mask_and_repair(browser, monkeypatch)
+
+
+def paint_a_mask_and_repair(browser, monkeypatch) -> None:
+    """The brush paints in the picture's pixels whatever the zoom: a stroke across the middle
+    of the fitted view reaches the repair function as a mask across the middle of the photo."""
+    api = importlib.import_module("aecodec.restore.repair.api")
+    given = {}
+
+    def stand_in(image, mask, **options):
+        given["mask"] = np.asarray(mask)
+        return image
+
+    monkeypatch.setattr(api, "repair", stand_in)
+    browser.find_element(By.CSS_SELECTOR, "#tabs [data-tab=repair]").click()
+    view = browser.find_element(By.ID, "repair-view")
+    stroke = ActionChains(browser).move_to_element(view).click_and_hold()
+    stroke.move_by_offset(150, 0).release().perform()
+    browser.find_element(By.ID, "repair-run").click()
+    repaired = browser.find_element(By.ID, "repair")
+    WebDriverWait(browser, 20).until(lambda _: repaired.get_attribute("data-result"))
+    rows, columns = np.nonzero(given["mask"])
+    assert given["mask"].shape == (512, 768)
+    assert abs(rows.mean() - 256) < 8 and abs(columns.min() - 384) < 16  # from the centre
+    scale = float(browser.find_element(By.CSS_SELECTOR, "#repair-view .zoom").text.split()[0])
+    assert columns.max() - columns.min() == pytest.approx(150 / (scale / 100) + 24, abs=8)
