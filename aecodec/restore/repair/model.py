@@ -59,15 +59,18 @@ class Down(nn.Module):
 
 
 class Up(nn.Module):
-    """Double the resolution (nearest neighbour), join the skip connection, one gated conv."""
+    """Double the resolution: project to the skip's width (1x1, at the coarse resolution, where
+    it is cheap), upsample (nearest neighbour), add the skip connection, one gated conv. Adding
+    instead of concatenating halves the cost of the finest layers, which dominate on a CPU."""
 
-    def __init__(self, c_in: int, c_skip: int, c_out: int) -> None:
+    def __init__(self, c_in: int, c_out: int) -> None:
         super().__init__()
-        self.conv = GatedConv(c_in + c_skip, c_out)
+        self.project = nn.Conv2d(c_in, c_out, 1)
+        self.conv = GatedConv(c_out, c_out)
 
     def forward(self, x: Tensor, skip: Tensor) -> Tensor:
-        x = F.interpolate(x, size=skip.shape[-2:], mode="nearest")
-        return self.conv(torch.cat([x, skip], dim=1))
+        x = F.interpolate(self.project(x), size=skip.shape[-2:], mode="nearest")
+        return self.conv(x + skip)
 
 
 @dataclass
@@ -90,7 +93,7 @@ class RepairNet(nn.Module):
         self.downs = nn.ModuleList(Down(a, b) for a, b in zip(w[:-1], w[1:], strict=True))
         bottom = (GatedConv(w[-1], w[-1], dilation=d) for d in config.dilations)
         self.bottom = nn.Sequential(*bottom)
-        self.ups = nn.ModuleList(Up(b, a, a) for a, b in zip(w[-2::-1], w[:0:-1], strict=True))
+        self.ups = nn.ModuleList(Up(b, a) for a, b in zip(w[-2::-1], w[:0:-1], strict=True))
         self.head = nn.Sequential(nn.Conv2d(w[0], 12, 3, padding=1), nn.PixelShuffle(2))
         # A zero correction at first: an untrained network returns the push-pull fill.
         nn.init.zeros_(self.head[0].weight)

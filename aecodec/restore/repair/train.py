@@ -1,7 +1,7 @@
 """Train the repair network: random crops of training photos, holes of every kind in masks.py,
 an L1 loss weighted towards the holes (Liu et al. 2018 weigh hole pixels 6:1).
 
-    python -m aecodec.restore.repair.train --out ~/runs/repair --minutes 90
+    python -m aecodec.restore.repair.train --out ~/runs/repair --minutes 85   # recipes/repair.sh
 
 Re-running the same command resumes from OUT/checkpoint.pt (model, Adam, step, elapsed time,
 the crop sampler's generator). Masks come from a generator seeded with (seed, step), so a resumed
@@ -42,11 +42,11 @@ FIELDS = ["step", "seconds", "lr", "loss", "hole_psnr"]
 class TrainConfig:
     data: list[str] = field(default_factory=lambda: list(DATA))
     out: str = "runs/repair"
-    minutes: float = 90.0
+    minutes: float = 85.0
     steps: int = 1_000_000  # the time budget ends training first
     batch: int = 8
     crop: int = 128
-    lr: float = 5e-4
+    lr: float = 7e-4
     seed: int = 0
     checkpoint_minutes: float = 5.0
     log_every: int = 50
