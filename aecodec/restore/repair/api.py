@@ -1,7 +1,7 @@
 """repair(image, mask): fill the masked pixels of a photo with the trained repair network.
 
-The whole image goes through the network at once up to WHOLE_PIXELS (8 megapixels, about 1.5 GB
-of activations); larger images are processed in 2048-pixel tiles with 256-pixel margins of real
+The whole image goes through the network at once up to WHOLE_PIXELS (5 megapixels, about 2 GB of
+memory); larger images are processed in 1536-pixel tiles with 256-pixel margins of real
 neighbouring pixels, so holes narrower than the margins are filled as they would be in one piece
 (wider ones may differ a little along tile edges).
 """
@@ -22,8 +22,8 @@ from aecodec.restore.repair.model import RepairConfig, RepairNet
 from aecodec.restore.zoo import REPAIRERS
 
 DEFAULT_MODEL = "repair-unet"
-WHOLE_PIXELS = 8_000_000
-TILE, MARGIN = 2048, 256  # tiles beyond WHOLE_PIXELS; MARGIN is a multiple of every stride
+WHOLE_PIXELS = 5_000_000
+TILE, MARGIN = 1536, 256  # tiles beyond WHOLE_PIXELS; MARGIN is a multiple of every stride
 
 Source = str | Path | Image.Image | np.ndarray
 
