@@ -1,83 +1,197 @@
-"""The `aecodec` command line: thin wrappers over the Python API that print one line per file."""
+"""The `aecodec` command line: thin wrappers over the Python API that print one line per file.
 
+Start-up matters (`aecodec --help` and `aecodec info` in a fraction of a second), so this module
+imports no torch: each command imports the API it calls when it runs, and the wings' commands
+(WINGS) are listed from a table and imported only when one of them is called. Exit status: 0,
+1 for bad input (one error line per file, naming it), 2 for a command called wrongly.
+"""
+
+import json
+import math
+import os
 import re
 import signal
 import sys
+from dataclasses import dataclass
+from importlib import import_module
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import typer
-from rich.console import Console
-from rich.progress import Progress
+from typer.core import TyperCommand, TyperGroup
 
-from aecodec import bitstream, codec, zoo
-from aecodec.errors import AecodecError
-from aecodec.files import atomic_write, check_output
-from aecodec.image import DEFAULT_MAX_PIXELS, read_picture, save_picture
-from aecodec.metrics import psnr
-from aecodec.options import Force, Weights
-from aecodec.zoo import CONFIGS, DEFAULT_CONFIG, DEFAULT_MODEL
-
-app = typer.Typer(
-    add_completion=False,
-    no_args_is_help=True,
-    help="aecodec: a learned image codec (compress, decompress, bench, train) and autoencoders.",
+from aecodec import __version__, bitstream
+from aecodec.errors import AecodecError, TargetUnreachable, UsageError
+from aecodec.options import (
+    STDIO,
+    Done,
+    Force,
+    Json,
+    Output,
+    Quiet,
+    Report,
+    Verbose,
+    Weights,
+    arrow,
+    check_target,
+    name,
+    read_input,
+    run,
+    targets,
+    write_output,
 )
-out = Console(highlight=False, soft_wrap=True, markup=False)
-err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
+from aecodec.zoo import DEFAULT_CONFIG, DEFAULT_MODEL
 
-Output = Annotated[
-    Path | None, typer.Option("-o", "--output", help="Output file, or folder for many inputs.")
-]
-Strip = Annotated[
-    bool, typer.Option("--strip", help="Drop the ICC colour profile, EXIF and XMP metadata.")
-]
-MaxPixels = Annotated[
-    int | None,
-    typer.Option(
-        "--max-pixels",
-        help=f"Refuse larger images and files [default: {DEFAULT_MAX_PIXELS:,} (Pillow's)].",
-        show_default=False,
+try:  # typer from 0.2x carries its own copy of click, whose classes are not click's
+    from typer._click import Context
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError
+    from typer._click.exceptions import UsageError as ClickUsageError
+except ImportError:  # an earlier typer, on click itself
+    from click import ClickException, Context
+    from click.exceptions import NoArgsIsHelpError
+    from click.exceptions import UsageError as ClickUsageError
+
+CODEC = "Image codec"  # the heading of the codec's commands in `aecodec --help`
+
+
+@dataclass(frozen=True)
+class Wing:
+    """A wing's commands as the top command line mounts them: `module` has `register(app)`,
+    which adds `commands` (name -> the first line of its help, shown by `aecodec --help`
+    without importing the wing; tests/test_cli_wings.py checks it against the real help)."""
+
+    module: str
+    panel: str  # the heading they are listed under in `aecodec --help`
+    commands: dict[str, str]
+
+
+WINGS = [
+    Wing(
+        "aecodec.family.cli",
+        "Autoencoders",
+        {
+            "fit": "Train an autoencoder of the family; writes NAME.safetensors, NAME.json and "
+            "NAME.png.",
+            "embed": "Encode examples to latent vectors (.npy or .csv) and draw a 2-D scatter "
+            "plot.",
+            "generate": "Draw VAE samples as an image grid, or interpolate between two inputs "
+            "in code space.",
+            "reconstruct": "Inputs above, reconstructions below, as a PNG; prints the MSE on "
+            "all the data.",
+            "autoencoders": "List the shipped and installed autoencoders and the presets that "
+            "`fit` starts from.",
+        },
+    ),
+    Wing(
+        "aecodec.text.cli",
+        "Text",
+        {"text": "Learned lossless text compression (.aet files): compress, decompress, info."},
     ),
 ]
 
 
-def _targets(inputs: list[Path], output: Path | None, suffix: str) -> list[Path]:
-    """Where each input's result goes: beside it, into a folder, or to the one file named."""
-    if output is None:
-        return [p.with_suffix(suffix) for p in inputs]
-    if output.is_dir() or len(inputs) > 1:
-        if not output.is_dir():
-            raise AecodecError(f"{output} is not a folder; several inputs need an output folder")
-        return [output / p.with_suffix(suffix).name for p in inputs]
-    return [output]
+class Commands(TyperGroup):
+    """The top command group: the codec's commands, and the wings' commands, listed from WINGS
+    until one of them is called, then imported (with torch, if the wing needs it)."""
+
+    def list_commands(self, ctx: Context) -> list[str]:
+        wings = [c for wing in WINGS for c in wing.commands if c not in self.commands]
+        return [*super().list_commands(ctx), *wings]
+
+    def get_command(self, ctx: Context, cmd_name: str) -> TyperCommand | None:
+        if cmd_name in self.commands:
+            return self.commands[cmd_name]
+        for wing in WINGS:
+            if cmd_name in wing.commands:  # a stand-in that only describes the command
+                command = TyperCommand(cmd_name, help=wing.commands[cmd_name])
+                command.rich_help_panel = wing.panel
+                return command
+        return None
+
+    def invoke(self, ctx: Context):
+        try:
+            return super().invoke(ctx)
+        except UsageError as error:  # raised by a command: exit 2, as for click's own checks
+            raise ClickUsageError(str(error), ctx) from None
+
+    def resolve_command(self, ctx: Context, args: list[str]):
+        if args and args[0] not in self.commands:
+            for wing in WINGS:
+                if args[0] in wing.commands:
+                    self.commands.update(wing_commands(wing))
+        return super().resolve_command(ctx, args)
 
 
-def _each(inputs: list[Path], targets: list[Path], work) -> None:
-    """Run work(input, target) for each file, one line each; exit 1 if any failed."""
-    failed = 0
-    with Progress(console=err, transient=True, disable=len(inputs) < 2) as progress:
-        task = progress.add_task("coding", total=len(inputs))
-        for source, target in zip(inputs, targets, strict=True):
-            try:
-                out.print(work(source, target))
-            except (AecodecError, ValueError) as error:
-                message = str(error)
-                named = str(source) in message or str(target) in message
-                err.print(f"error: {message}" if named else f"error: {source}: {message}")
-                failed += 1
-            progress.advance(task)
-    if failed:
-        raise typer.Exit(1)
+def wing_commands(wing: Wing) -> dict[str, TyperCommand]:
+    """The click commands that the wing's register(app) adds, under their names."""
+    mounted = typer.Typer()
+    import_module(wing.module).register(mounted)
+    group = typer.main.get_group(mounted)
+    for command in group.commands.values():
+        command.rich_help_panel = getattr(command, "rich_help_panel", None) or wing.panel
+    return dict(group.commands)
 
 
-@app.command()
+app = typer.Typer(
+    cls=Commands,
+    add_completion=False,
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    help="aecodec: a learned image codec (compress, decompress, bench, train) and autoencoders.",
+    epilog="Exit status: 0 when every file went well; 1 when one failed (bad input: one error "
+    "line each, naming the file); 2 when the command was called wrongly. See docs/cli.md.",
+)
+
+MaxPixels = Annotated[
+    int | None,
+    typer.Option(
+        "--max-pixels",
+        min=1,
+        help="Refuse larger images and files \\[default: 89,478,485 (Pillow's)].",
+        show_default=False,
+    ),
+]
+Strip = Annotated[
+    bool, typer.Option("--strip", help="Drop the ICC colour profile, EXIF and XMP metadata.")
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"aecodec {__version__} (reads .aec format versions 1 to {bitstream.FORMAT_VERSION})")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """The options before a command."""
+
+
+def _report(quiet: bool, verbose: bool, json_output: bool, output: str | None = None) -> Report:
+    if json_output and output == "-":
+        raise UsageError("--json and -o - cannot be used together: both write standard output")
+    return Report(quiet, verbose, json_output)
+
+
+@app.command(rich_help_panel=CODEC)
 def compress(
-    images: Annotated[list[Path], typer.Argument(help="Images to compress (PNG, JPEG, ...).")],
+    images: Annotated[
+        list[Path], typer.Argument(help="Images to compress (PNG, JPEG, ...), or - for stdin.")
+    ],
     quality: Annotated[
-        float, typer.Option("-q", "--quality", help="0 to 100, higher is better.")
-    ] = 75,
+        float | None,
+        typer.Option(
+            "-q",
+            "--quality",
+            help="0 to 100, higher is better \\[default: 75].",
+            show_default=False,
+        ),
+    ] = None,
     model: Annotated[
         str, typer.Option("-m", "--model", help="Model name (see `aecodec models`).")
     ] = DEFAULT_MODEL,
@@ -95,42 +209,113 @@ def compress(
     size: Annotated[
         str | None, typer.Option(help="Target file size instead of a quality, e.g. 40KB.")
     ] = None,
+    closest: Annotated[
+        bool,
+        typer.Option(
+            "--closest", help="Write the closest file when --size or --bpp cannot be met."
+        ),
+    ] = False,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+    json_output: Json = False,
 ) -> None:
     """Compress images to .aec files."""
-    size_bytes = parse_size(size) if size else None
+    report = _report(quiet, verbose, json_output, output)
+    size_bytes = _target(quality, bpp, size, closest)
+    quality = 75.0 if quality is None else quality
 
-    def work(source: Path, target: Path) -> str:
-        check_output(target, force)
-        picture = read_picture(source, max_pixels)
-        for warning in picture.warnings:
-            err.print(f"warning: {source}: {warning}")
-        result = codec.compress_picture(
-            picture, quality, model, weights=weights, bpp=bpp, size=size_bytes, strip=strip,
-            max_pixels=max_pixels,
-        )  # fmt: skip
-        for warning in result.warnings[len(picture.warnings) :]:
-            err.print(f"warning: {source}: {warning}")
-        atomic_write(target, result.data, force)
-        n_bytes, (h, w) = len(result.data), picture.rgb.shape[:2]
-        line = f"{source} -> {target}  {n_bytes:,} bytes  {n_bytes * 8 / (h * w):.4f} bpp"
-        if bpp is not None or size_bytes is not None:
-            line += f"  quality {result.header.quality:g}"
+    def work(source: Path, target: Path, warn) -> Done:
+        from aecodec import codec
+        from aecodec.image import read_picture
+
+        check_target(target, force)
+        data = read_input(source) if source == STDIO else None
+        picture = read_picture(source if data is None else data, max_pixels, name(source))
+        try:
+            result = codec.compress_picture(
+                picture, quality, model, weights=weights, bpp=bpp, size=size_bytes, strip=strip,
+                max_pixels=max_pixels, closest=closest,
+            )  # fmt: skip
+        except TargetUnreachable as error:
+            raise TargetUnreachable(f"{error}; --closest writes that file anyway") from None
+        for warning in result.warnings:
+            warn(warning)
+        write_output(target, result.data, force)
+        header, n_bytes, (h, w) = result.header, len(result.data), picture.rgb.shape[:2]
+        facts = {"bytes": n_bytes, "bpp": round(n_bytes * 8 / (h * w), 4), "width": w,
+                 "height": h, "stored": header.stored}  # fmt: skip
+        line = f"{arrow(source, target)}  {n_bytes:,} bytes  {facts['bpp']:.4f} bpp"
+        if header.stored:
+            line += "  pixels stored exactly"
+        else:
+            facts |= {"model": header.model, "quality": header.quality}
+            if bpp is not None or size_bytes is not None or verbose:
+                line += f"  quality {header.quality:g}"
+            if verbose:
+                line += f"  model {header.model}"
         if check:
-            decoded = codec.decompress(result.data, weights=weights).convert("RGB")
-            line += f"  PSNR {psnr(np.asarray(decoded), picture.rgb):.2f} dB"
-        return line
+            decoded = codec.decompress(result.data, weights=weights, max_pixels=max_pixels)
+            facts["psnr"] = _psnr(decoded, picture.rgb)
+            line += "  exact" if facts["psnr"] is None else f"  PSNR {facts['psnr']:.2f} dB"
+        size_in = len(data) if data is not None else source.stat().st_size
+        return Done(line, facts, size_in, n_bytes)
 
-    _each(images, _targets(images, output, ".aec"), work)
+    run(images, targets(images, output, lambda p: p.with_suffix(".aec")), work, report)
 
 
-@app.command()
+def _target(
+    quality: float | None, bpp: float | None, size: str | None, closest: bool
+) -> int | None:
+    """Check the rate options against each other; the --size in bytes, if given."""
+    given = [o for o, v in (("-q/--quality", quality), ("--bpp", bpp), ("--size", size))
+             if v is not None]  # fmt: skip
+    if len(given) > 1:
+        raise UsageError(f"{given[0]} and {given[1]} cannot be used together: give one of them")
+    if quality is not None and not (math.isfinite(quality) and 0 <= quality <= 100):
+        raise UsageError(f"-q/--quality must be between 0 and 100, not {quality:g}")
+    if bpp is not None and not (math.isfinite(bpp) and bpp > 0):
+        raise UsageError(f"--bpp must be a positive number of bits per pixel, not {bpp:g}")
+    if closest and bpp is None and size is None:
+        raise UsageError("--closest applies to a target: give --size or --bpp with it")
+    return parse_size(size) if size is not None else None
+
+
+def _psnr(decoded, rgb) -> float | None:
+    """PSNR of the decoded image against the input's RGB, None when they are identical."""
+    import numpy as np
+
+    from aecodec.metrics import psnr
+
+    decoded = np.asarray(decoded.convert("RGB"))
+    return None if np.array_equal(decoded, rgb) else round(psnr(decoded, rgb), 4)
+
+
+@app.command(rich_help_panel=CODEC)
 def decompress(
-    files: Annotated[list[Path], typer.Argument(help=".aec files to decode.")],
+    files: Annotated[list[Path], typer.Argument(help=".aec files to decode, or - for stdin.")],
     weights: Weights = None,
     output: Output = None,
     format: Annotated[
-        str, typer.Option("--format", help="Extension when writing beside or into a folder.")
-    ] = "png",
+        str | None,
+        typer.Option(
+            "--format",
+            help="Image format (png, webp, jpg, avif, jxl, tiff, bmp) when writing beside the "
+            "input, into a folder or to standard output \\[default: png].",
+            show_default=False,
+        ),
+    ] = None,
+    quality: Annotated[
+        int | None,
+        typer.Option(
+            "-q",
+            "--quality",
+            min=0,
+            max=100,
+            help="Write .jpg, .webp, .avif or .jxl lossy at this quality (0 to 100); without "
+            "it, WebP and JPEG XL are lossless, JPEG 95 and AVIF 90.",
+            show_default=False,
+        ),
+    ] = None,
     force: Force = False,
     max_pixels: MaxPixels = None,
     strip: Strip = False,
@@ -142,32 +327,110 @@ def decompress(
             "between machines (the default output is identical everywhere).",
         ),
     ] = False,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+    json_output: Json = False,
 ) -> None:
     """Decode .aec files to images (format from the output's extension)."""
+    from aecodec.image import output_format
 
-    def work(source: Path, target: Path) -> str:
-        check_output(target, force)
+    report = _report(quiet, verbose, json_output, output)
+    suffix = "." + (format or "png").lower().lstrip(".")
+    outputs = targets(files, output, lambda p: p.with_suffix(suffix))
+    for target in outputs:
+        written = suffix if target == STDIO else target.suffix
+        if format and written.lower() != suffix:
+            raise UsageError(f"--format {format} and -o {target} name different formats")
+        try:
+            output_format(written, quality, name(target))
+        except AecodecError as error:
+            raise UsageError(str(error)) from None
+
+    def work(source: Path, target: Path, warn) -> Done:
+        from aecodec import codec
+        from aecodec.image import encode_picture, save_picture
+
+        check_target(target, force)
+        data = read_input(source)
         image = codec.decompress(
-            _read(source), weights=weights, exact=not fast, max_pixels=max_pixels, strip=strip
+            data, weights=weights, exact=not fast, max_pixels=max_pixels, strip=strip
         )
-        for warning in save_picture(image, target, force):
-            err.print(f"warning: {target}: {warning}")
-        return f"{source} -> {target}  {image.width}x{image.height} {image.mode}"
+        if target == STDIO:
+            encoded, warnings = encode_picture(image, suffix, quality, name(target))
+            write_output(target, encoded, force)
+            n_bytes = len(encoded)
+        else:
+            warnings = save_picture(image, target, force, quality)
+            n_bytes = target.stat().st_size
+        for warning in warnings:
+            warn(warning, about=target)
+        facts = {"width": image.width, "height": image.height, "mode": image.mode,
+                 "bytes": n_bytes}  # fmt: skip
+        line = f"{arrow(source, target)}  {image.width}x{image.height} {image.mode}"
+        return Done(line + (f"  {n_bytes:,} bytes" if verbose else ""), facts, len(data), n_bytes)
 
-    _each(files, _targets(files, output, "." + format.lstrip(".")), work)
+    run(files, outputs, work, report)
 
 
-@app.command()
-def info(file: Annotated[Path, typer.Argument(help="An .aec file.")]) -> None:
-    """Print the header and payload sizes of an .aec file."""
-    data = _read(file)
-    header, payloads = bitstream.unpack(data)
-    for key, value in bitstream.describe(header, payloads, len(data)).items():
-        out.print(f"{key:>16}: {value}")
-    out.print(f"{'checksums':>16}: header and file CRC-32 verified")
+@app.command(rich_help_panel=CODEC)
+def info(
+    files: Annotated[list[Path], typer.Argument(help=".aec files, or - for stdin.")],
+    json_output: Json = False,
+    quiet: Quiet = False,
+) -> None:
+    """Print the header and payload sizes of .aec files (no model is loaded)."""
+    if STDIO in files and len(files) > 1:
+        raise UsageError("- (standard input) must be the only input")
+
+    def work(source: Path, _target: None, warn) -> Done:
+        data = read_input(source)
+        header, payloads = bitstream.unpack(data)
+        facts = bitstream.describe(header, payloads, len(data))
+        lines = [f"{name(source)}:"] if len(files) > 1 else []
+        lines += [f"{key:>16}: {value}" for key, value in facts.items()]
+        lines.append(f"{'checksums':>16}: {_checksums(header)} verified")
+        return Done("\n".join(lines), facts, len(data))
+
+    run(files, [None] * len(files), work, Report(quiet, False, json_output), summary=False)
 
 
-@app.command()
+def _checksums(header: bitstream.Header) -> str:
+    return "file CRC-32" if header.stored else "header and file CRC-32"
+
+
+@app.command(rich_help_panel=CODEC)
+def models(json_output: Json = False) -> None:
+    """List every installed model, of every kind, from its card (no weights are read)."""
+    listing = {kind: registry.cards() for kind, registry in _registries().items()}
+    if json_output:
+        print(json.dumps(listing))
+        return
+    for kind, cards in listing.items():
+        print(f"{kind}:" + ("" if cards else " none installed"))
+        for model_name, card in cards.items():
+            default = " (default)" if model_name == DEFAULT_MODEL else ""
+            print(f"  {model_name}{default}: {card.get('description', card.get('family'))}")
+            for row in card.get("kodak", []):
+                figures = f"{row['bpp']:.3f} bpp, {row['psnr']:.2f} dB"
+                print(f"      quality {row['quality']:>5}: {figures}")
+
+
+# Where each kind's registry lives: (module, name). Modules that import torch make `models`
+# slow; each registry should live beside light code (see docs/cli.md).
+REGISTRIES = {
+    "codec models": ("aecodec.zoo", "MODELS"),
+    "autoencoders": ("aecodec.family.zoo", "MODELS"),
+    "text models": ("aecodec.text.api", "MODELS"),
+    "denoisers": ("aecodec.restore.zoo", "DENOISERS"),
+    "repairers": ("aecodec.restore.zoo", "REPAIRERS"),
+}
+
+
+def _registries() -> dict:
+    return {kind: getattr(import_module(m), attr) for kind, (m, attr) in REGISTRIES.items()}
+
+
+@app.command(rich_help_panel=CODEC)
 def bench(
     folder: Annotated[Path, typer.Argument(help="Folder of test images (e.g. Kodak).")],
     codecs: Annotated[
@@ -181,7 +444,7 @@ def bench(
     reference: Annotated[
         Path | None, typer.Option(help="Folder of CompressAI JSON curves to overlay.")
     ] = None,
-    limit: Annotated[int | None, typer.Option(help="Only the first N images.")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N images.")] = None,
     memory: Annotated[
         float | None,
         typer.Option(help="Also peak memory of aecodec on the first image upscaled to N MP."),
@@ -198,23 +461,11 @@ def bench(
         photo = find_images(folder, 1)[0]
         with report.open("a") as f:
             f.write("\n" + memory_markdown(measure_memory(photo, memory)))
-    out.print(report.read_text())
-    out.print(f"written to {out_dir}")
+    print(report.read_text())
+    print(f"written to {out_dir}")
 
 
-@app.command()
-def models() -> None:
-    """List the shipped and installed codec models (from their cards: no weights are read)."""
-    for name, card in zoo.MODELS.cards().items():
-        default = " (default)" if name == DEFAULT_MODEL else ""
-        out.print(f"{name}{default}: {card.get('description', card['family'])}")
-        for row in card.get("kodak", []):
-            out.print(
-                f"    quality {row['quality']:>5}: {row['bpp']:.3f} bpp, {row['psnr']:.2f} dB"
-            )
-
-
-@app.command()
+@app.command(rich_help_panel=CODEC)
 def train(
     folders: Annotated[list[Path], typer.Argument(help="Folders of training images (recursive).")],
     out_dir: Annotated[
@@ -223,15 +474,19 @@ def train(
     val: Annotated[
         Path | None, typer.Option("--val", help="Held-out images for validation.")
     ] = None,
-    steps: Annotated[int, typer.Option(help="Training steps.")] = 100_000,
+    steps: Annotated[int, typer.Option(min=1, help="Training steps.")] = 100_000,
     minutes: Annotated[
         float | None, typer.Option(help="Wall-clock budget instead of steps.")
     ] = None,
-    batch_size: Annotated[int, typer.Option(help="Images per step per process.")] = 8,
-    crop: Annotated[int, typer.Option(help="Crop size in pixels.")] = 256,
+    batch_size: Annotated[int, typer.Option(min=1, help="Images per step per process.")] = 8,
+    crop: Annotated[int, typer.Option(min=64, help="Crop size in pixels.")] = 256,
     lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-4,
     config: Annotated[
-        str, typer.Option(help=f"Architecture: {', '.join(CONFIGS)}.")
+        str,
+        typer.Option(
+            help="Architecture, e.g. hyperprior-sc-wide (the default model's) or "
+            "hyperprior-vr-small (CPU-sized); a wrong name lists them all."
+        ),
     ] = DEFAULT_CONFIG,
     channels: Annotated[
         tuple[int, int] | None,
@@ -243,7 +498,7 @@ def train(
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed for weights, crops and levels.")] = 0,
     checkpoint_minutes: Annotated[float, typer.Option(help="Minutes between checkpoints.")] = 10.0,
-    val_every: Annotated[int, typer.Option(help="Steps between validations.")] = 1000,
+    val_every: Annotated[int, typer.Option(min=1, help="Steps between validations.")] = 1000,
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue from OUT/checkpoint.pt.")
     ] = False,
@@ -261,13 +516,14 @@ def train(
     ] = False,
 ) -> None:
     """Train a variable-rate codec on your images (also under torchrun for several processes)."""
+    from aecodec import zoo
     from aecodec.train.codec import TrainConfig, train_codec
     from aecodec.train.entropy import EntropyTrainConfig, train_entropy
 
+    if entropy_only and not init:
+        raise UsageError("--entropy-only needs --init: the model whose transforms to keep")
     architecture = zoo.architecture(config, channels, lambdas)
     if entropy_only:
-        if not init:
-            raise AecodecError("--entropy-only needs --init: the model whose transforms to keep")
         weights = train_entropy(EntropyTrainConfig(
             train_dirs=folders, out_dir=out_dir, init=init, model=architecture, val_dir=val,
             crop=crop, batch_size=batch_size, lr=lr, steps=steps, minutes=minutes, seed=seed,
@@ -282,35 +538,23 @@ def train(
             resume=resume, init=init,
         ))  # fmt: skip
     if weights:
-        out.print(f"model written to {weights}")
-
-
-# The wings' commands, mounted here: the autoencoder family's at the top level, text's under
-# `aecodec text`.
-from aecodec.family.cli import register  # noqa: E402
-from aecodec.text.cli import app as text_app  # noqa: E402
-
-register(app)
-app.add_typer(text_app, name="text")
+        print(f"model written to {weights}")
 
 
 _UNITS = {"b": 1, "kb": 1000, "kib": 1024, "mb": 1000**2, "mib": 1024**2}
 
 
 def parse_size(text: str) -> int:
-    """'40KB' -> 40000 bytes; B, KB, KiB, MB and MiB, case-insensitive; bytes if no unit."""
-    match = re.fullmatch(r"\s*([\d.]+)\s*([a-zA-Z]*)\s*", text)
+    """'40KB' -> 40000 bytes; B, KB, KiB, MB and MiB, case-insensitive; bytes if no unit.
+    UsageError for anything else, or a size under one byte."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([a-zA-Z]*)\s*", text)
     unit = match and (match[2].lower() or "b")
     if not match or unit not in _UNITS:
-        raise AecodecError(f"cannot read the size '{text}'; write for example 40KB or 1.5MB")
-    return int(float(match[1]) * _UNITS[unit])
-
-
-def _read(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as error:
-        raise AecodecError(f"cannot read {path}: {error.strerror}") from None
+        raise UsageError(f"--size: cannot read '{text}'; write for example 40KB or 1.5MB")
+    size = int(float(match[1]) * _UNITS[unit])
+    if size < 1:
+        raise UsageError(f"--size must be at least one byte, not '{text}'")
+    return size
 
 
 def _exit_on_signal(signum: int, frame: object) -> None:
@@ -319,21 +563,40 @@ def _exit_on_signal(signum: int, frame: object) -> None:
 
 
 def main() -> None:
-    """Entry point: every user error becomes one line on stderr and exit status 1."""
-    for name in ("SIGTERM", "SIGHUP"):
-        if hasattr(signal, name):
-            signal.signal(getattr(signal, name), _exit_on_signal)
+    """Entry point: a user error becomes one line on stderr and exit status 1, a command
+    called wrongly exit status 2."""
+    for signame in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, signame):
+            signal.signal(getattr(signal, signame), _exit_on_signal)
     try:
-        sys.exit(app(standalone_mode=False) or 0)
+        sys.exit(app(prog_name="aecodec", standalone_mode=False) or 0)
+    except UsageError as error:  # raised before any command ran
+        _fail(str(error), 2)
     except AecodecError as error:
-        err.print(f"error: {error}")
-        sys.exit(1)
-    except typer.Abort:
-        err.print("interrupted")
-        sys.exit(130)
-    except typer.TyperException as error:  # bad options: typer's usage message
+        _fail(str(error), 1)
+    except NoArgsIsHelpError as error:  # `aecodec` alone: the help, as a usage error
         error.show()
-        sys.exit(getattr(error, "exit_code", 2))
-    except KeyboardInterrupt:
-        err.print("interrupted")
-        sys.exit(130)
+        sys.exit(2)
+    except ClickUsageError as error:  # typer's own checks: unknown option, bad value, ...
+        _fail(_lower(error.format_message()), 2, error.ctx)
+    except ClickException as error:
+        _fail(_lower(error.format_message()), error.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        _fail("interrupted", 130)
+    except BrokenPipeError:  # `aecodec ... -o - | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
+
+
+def _fail(message: str, status: int, ctx: Context | None = None) -> None:
+    hint = ""
+    if ctx is not None:  # the command's own context, or the group's with the command it ran
+        path = " ".join(filter(None, [ctx.command_path, ctx.invoked_subcommand]))
+        hint = f" (see '{path} --help')"
+    print(f"error: {message}{hint}", file=sys.stderr)
+    sys.exit(status)
+
+
+def _lower(message: str) -> str:
+    """Click's 'No such option: --x' as the house writes errors: 'no such option: --x'."""
+    return message[:1].lower() + message[1:] if message[1:2].islower() else message

@@ -5,6 +5,8 @@ latents (`Hyperprior.compress`, through the latent codec: aecodec.latent), store
 and the metadata as it came, wrap it all in the container.
 decompress: the reverse; the container names the model and a hash of its weights, so a file is
 only ever decoded by the exact weights that wrote it.
+Tiny images (at most bitstream.STORED_MAX_PIXELS), where a model's file would cost more than
+the pixels, are stored as their pixels instead: exact, and a few bytes (docs/format.md).
 """
 
 import contextlib
@@ -22,7 +24,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from aecodec import bitstream
-from aecodec.errors import BitstreamError, ModelError, OutOfMemory
+from aecodec.errors import BitstreamError, ModelError, OutOfMemory, TargetUnreachable
 from aecodec.image import Picture, check_pixels, read_picture, to_pil
 from aecodec.models.hyperprior import Hyperprior
 from aecodec.nn.synthesis64 import Float64Synthesis
@@ -34,6 +36,7 @@ MARGIN_PIXELS, MARGIN_LATENT = 32, 2  # the receptive-field radii: 30 px and und
 # The synthesis runs in float64 so that the same symbols give the same pixels whatever the thread
 # count or convolution library: float32 differences (~1e-6) would flip a rounding now and then.
 TARGET_TOLERANCE = 0.03  # a size or bpp target is met when the file is within 3% below it
+SMALLEST_CODED = 35 + 1 + 2 * 4  # bytes: the container, a 1-letter model name, 2 payloads' lengths
 
 
 @dataclass
@@ -66,18 +69,20 @@ def compress(
     size: int | None = None,
     max_pixels: int | None = None,
     strip: bool = False,
+    closest: bool = False,
 ) -> bytes:
-    """An image (path, PIL image or array) as the bytes of an .aec file.
+    """An image (path, bytes of an image file, PIL image or array) as the bytes of an .aec file.
 
     `model` is a registry name (default DEFAULT_MODEL); `weights` the path of a model's
     .safetensors file instead. Give `bpp` (bits per pixel) or `size` (bytes) instead of
-    `quality` to get the best file that fits that budget. Images over `max_pixels` (default
+    `quality` to get the best file that fits that budget; TargetUnreachable if none does, unless
+    `closest` (then the smallest file). Images over `max_pixels` (default
     image.DEFAULT_MAX_PIXELS) are refused before they are decoded. The image's ICC profile, EXIF
     and XMP travel in the file unless `strip`."""
     picture = read_picture(image, max_pixels)
     return compress_picture(
         picture, quality, model, weights=weights, bpp=bpp, size=size, strip=strip,
-        max_pixels=max_pixels,
+        max_pixels=max_pixels, closest=closest,
     ).data  # fmt: skip
 
 
@@ -91,10 +96,22 @@ def compress_picture(
     size: int | None = None,
     strip: bool = False,
     max_pixels: int | None = None,
+    closest: bool = False,
 ) -> Compressed:
+    """compress() of a Picture, with the header, the model's estimate and the warnings."""
     h, w = picture.rgb.shape[:2]
     check_pixels(w, h, "the image", max_pixels, Hyperprior.stride)  # the area the model works on
     block = b"" if strip else bitstream.pack_metadata(picture.metadata)  # b"": flags stay 0
+    if bpp is None and size is None and not 0 <= quality <= 100:
+        raise ValueError(f"quality must be between 0 and 100, not {quality}")
+    target = (
+        None if bpp is None and size is None else (size if size is not None else bpp * h * w / 8)
+    )
+    if target is not None and not target > 0:
+        raise ValueError("the target size must be positive")
+    stored = _stored(picture, block) if h * w <= bitstream.STORED_MAX_PIXELS else None
+    if stored and (len(stored.data) <= SMALLEST_CODED or (target and len(stored.data) <= target)):
+        return stored  # exact, and smaller than any coded file or within the budget
     loaded = cached_model(model or DEFAULT_MODEL, _key(weights))
     if not bitstream.MODEL_NAME.fullmatch(loaded.name):
         raise ModelError(
@@ -106,14 +123,22 @@ def compress_picture(
     def encode(q: float) -> Compressed:
         return _encode(loaded, picture, y, q, block)
 
-    if bpp is None and size is None:
-        if not 0 <= quality <= 100:
-            raise ValueError(f"quality must be between 0 and 100, not {quality}")
-        return encode(bitstream.quantize_quality(quality))
-    target = size if size is not None else bpp * h * w / 8
-    if target <= 0:
-        raise ValueError("the target size must be positive")
-    return _fit(encode, target)
+    if target is not None:
+        return _fit(encode, target, closest)
+    coded = encode(bitstream.quantize_quality(quality))
+    return stored if stored and len(stored.data) <= len(coded.data) else coded
+
+
+def _stored(picture: Picture, block: bytes) -> Compressed:
+    """The picture's own pixels, exactly (bitstream's stored layout)."""
+    h, w = picture.rgb.shape[:2]
+    planes = [picture.rgb if picture.layout.startswith("RGB") else picture.rgb[..., :1]]
+    if picture.alpha is not None:
+        planes.append(picture.alpha[..., None])
+    pixels = np.ascontiguousarray(np.concatenate(planes, axis=2)).tobytes()
+    header = bitstream.stored_header(w, h, picture.layout, bool(block))
+    data = bitstream.pack(header, [pixels, block] if block else [pixels])
+    return Compressed(data, header, 8.0 * len(data), list(picture.warnings))
 
 
 def analyse(net: Hyperprior, rgb: np.ndarray) -> torch.Tensor:
@@ -141,15 +166,19 @@ def _encode(
     return Compressed(data, header, coded.estimated_bits, list(picture.warnings))
 
 
-def _fit(encode, target: float) -> Compressed:
+def _fit(encode, target: float, closest: bool = False) -> Compressed:
     """The highest quality whose file fits in `target` bytes, by bisection (size grows with
-    quality); it stops once the file is within TARGET_TOLERANCE below the target."""
+    quality); it stops once the file is within TARGET_TOLERANCE below the target. When even
+    quality 0 is too large: TargetUnreachable, or with `closest` that file and a warning."""
     best, top = encode(0.0), encode(100.0)
     if len(best.data) > target:
-        best.warnings.append(
+        message = (
             f"cannot reach {target:,.0f} bytes: the smallest file (quality 0) is "
             f"{len(best.data):,} bytes"
         )
+        if not closest:
+            raise TargetUnreachable(message)
+        best.warnings.append(message)
         return best
     if len(top.data) <= target:
         if len(top.data) < (1 - TARGET_TOLERANCE) * target:
@@ -184,7 +213,11 @@ def decompress(
     differ by one level between machines or thread counts (about one value in 100,000). Files
     that claim more than `max_pixels` (default image.DEFAULT_MAX_PIXELS) are refused from their
     header, before any work. The image's `.info` holds the file's ICC profile, EXIF and XMP
-    (`icc_profile`, `exif`, `xmp`) unless `strip`."""
+    (`icc_profile`, `exif`, `xmp`) unless `strip`. A file of stored pixels needs no model."""
+    header, payloads = bitstream.unpack(data)
+    if header.stored:
+        check_pixels(header.width, header.height, "the file", max_pixels)
+        return _from_stored(header, payloads, strip)
     header, payloads, y_hat = decode_latents(data, weights, max_pixels)
     metadata = bitstream.Metadata()
     if header.has_metadata:  # the last payload, after the alpha plane
@@ -208,6 +241,8 @@ def decode_latents(
     """Check an .aec file against its model and decode its latents exactly: the header, the
     payloads, and the synthesis input (y_hat times the inverse gain of the file's quality)."""
     header, payloads = bitstream.unpack(data)
+    if header.stored:
+        raise BitstreamError("the file stores its pixels; it has no latents to decode")
     check_pixels(header.width, header.height, "the file", max_pixels, Hyperprior.stride)
     loaded = cached_model(header.model, _key(weights))
     if loaded.weights_hash != header.weights_hash:
@@ -230,6 +265,16 @@ def decode_latents(
             # data that no encoder could have written with an AssertionError.
             raise BitstreamError(f"corrupted latent stream: {error}") from None
     return header, payloads, y_hat
+
+
+def _from_stored(header: bitstream.Header, payloads: list[bytes], strip: bool) -> Image.Image:
+    channels = len(header.layout)
+    planes = np.frombuffer(payloads[0], np.uint8).reshape(header.height, header.width, channels)
+    rgb = planes[..., :3] if channels >= 3 else np.repeat(planes[..., :1], 3, axis=2)
+    alpha = planes[..., -1] if header.has_alpha else None
+    keep = header.has_metadata and not strip
+    metadata = bitstream.unpack_metadata(payloads[-1]) if keep else bitstream.Metadata()
+    return to_pil(np.ascontiguousarray(rgb), alpha, header.layout, metadata)
 
 
 @contextlib.contextmanager

@@ -73,9 +73,14 @@ class Done:
     bytes_out: int = 0
 
 
-def name(path: Path) -> str:
-    """How lines and errors call a file: its path, or standard input / output for `-`."""
-    return "standard input" if path == STDIO else str(path)
+def name(path: Path, output: bool = False) -> str:
+    """How lines and errors call a file: its path, or standard input (output) for `-`."""
+    return ("standard output" if output else "standard input") if path == STDIO else str(path)
+
+
+def arrow(source: Path, target: Path) -> str:
+    """'photo.png -> photo.aec', the start of a command's line for a file."""
+    return f"{name(source)} -> {name(target, output=True)}"
 
 
 def targets(inputs: list[Path], output: str | None, rename: Callable[[Path], Path]) -> list[Path]:
@@ -140,23 +145,30 @@ def write_output(path: Path, data: bytes, force: bool) -> None:
         atomic_write(path, data, force)
 
 
-Work = Callable[[Path, Path, Callable[[str], None]], Done]
+Work = Callable[[Path, Path, Callable[..., None]], Done]
 
 
-def run(inputs: list[Path], outputs: list[Path | None], work: Work, report: Report) -> None:
+def run(
+    inputs: list[Path],
+    outputs: list[Path | None],
+    work: Work,
+    report: Report,
+    summary: bool = True,
+) -> None:
     """work(source, target, warn) for each input, in order; one line (or JSON object) per file,
-    warnings and errors on standard error, each naming its file; a summary line and a progress
-    bar (on a terminal) for batches; exit status 1 if any file failed."""
+    warnings and errors on standard error, each naming its file; a progress bar (on a terminal)
+    and a summary line for batches; exit status 1 if any file failed."""
     lines = sys.stderr if STDIO in outputs else sys.stdout  # the data itself may be on stdout
     failed, bytes_in, bytes_out, start = 0, 0, 0, time.perf_counter()
     with _progress(len(inputs), report) as advance:
         for source, target in zip(inputs, outputs, strict=True):
             warnings: list[str] = []
 
-            def warn(message: str, source: Path = source, warnings: list = warnings) -> None:
+            def warn(message: str, about: Path | None = None, source=source, warnings=warnings):
+                """A warning about the input, or about `about` (the output, say)."""
                 warnings.append(message)
                 if not report.quiet:
-                    print(f"warning: {_named(message, source)}", file=sys.stderr)
+                    print(f"warning: {_named(message, about or source)}", file=sys.stderr)
 
             began = time.perf_counter()
             try:
@@ -173,20 +185,21 @@ def run(inputs: list[Path], outputs: list[Path | None], work: Work, report: Repo
                 if report.json:
                     facts = {"input": name(source)}
                     if target is not None:
-                        facts["output"] = "standard output" if target == STDIO else str(target)
+                        facts["output"] = name(target, output=True)
                     facts |= {**done.facts, "seconds": round(seconds, 4), "warnings": warnings}
                     print(json.dumps(facts), file=lines)
                 elif not report.quiet:
                     extra = f"  {seconds:.2f} s" if report.verbose else ""
                     print(done.line + extra, file=lines)
             advance()
-    if len(inputs) > 1 and not report.quiet and not report.json:
-        print(summary(len(inputs), failed, bytes_in, bytes_out, time.perf_counter() - start))
+    if summary and len(inputs) > 1 and not report.quiet and not report.json:
+        seconds = time.perf_counter() - start
+        print(summary_line(len(inputs), failed, bytes_in, bytes_out, seconds), file=lines)
     if failed:
         raise typer.Exit(1)
 
 
-def summary(files: int, failed: int, bytes_in: int, bytes_out: int, seconds: float) -> str:
+def summary_line(files: int, failed: int, bytes_in: int, bytes_out: int, seconds: float) -> str:
     """'3 files in 1.2 s: 1,234,567 bytes in, 45,678 bytes out (27.03:1)', failures counted."""
     done = f"{files} files" + (f" ({failed} failed)" if failed else "")
     ratio = f" ({bytes_in / bytes_out:.2f}:1)" if bytes_out else ""

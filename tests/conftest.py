@@ -83,19 +83,25 @@ class Done:
     returncode: int
     stdout: str
     stderr: str
+    stdout_bytes: bytes = b""
 
 
 @pytest.fixture
-def cli(capsys, monkeypatch):
+def cli(capsysbinary, monkeypatch):
     """Runs the real `aecodec` entry point in this process (a subprocess per call would cost
-    seconds): cli("compress", path, ...) -> Done(returncode, stdout, stderr)."""
+    seconds): cli("compress", path, ..., input=b"...") -> Done(returncode, stdout, stderr,
+    stdout_bytes); `input` is standard input."""
+    import io
+
     from aecodec.cli import main
 
-    def run(*args) -> Done:
+    def run(*args, input: bytes = b"") -> Done:
         monkeypatch.setattr(sys, "argv", ["aecodec", *map(str, args)])
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(input)))
         with pytest.raises(SystemExit) as done:
             main()
-        captured = capsys.readouterr()
-        return Done(done.value.code, captured.out, captured.err)
+        captured = capsysbinary.readouterr()
+        out, err = (s.decode("utf-8", "replace") for s in (captured.out, captured.err))
+        return Done(done.value.code, out, err, captured.out)
 
     return run

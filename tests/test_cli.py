@@ -46,7 +46,8 @@ def test_many_files_into_a_folder(cli, tiny_model, image_path, tmp_path):
     (tmp_path / "out").mkdir()
     done = cli("compress", image_path, second, "--weights", tiny_model, "-o", tmp_path / "out")
     assert done.returncode == 0, done.stderr
-    assert len(done.stdout.strip().splitlines()) == 2
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == 3 and lines[2].startswith("2 files in ")  # and a summary
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["photo.aec", "second.aec"]
 
 

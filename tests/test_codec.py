@@ -12,10 +12,20 @@ from PIL import Image
 
 import aecodec
 from aecodec import bitstream
-from aecodec.errors import AecodecError, BitstreamError, ModelError, OutOfMemory, UnsupportedImage
+from aecodec.errors import (
+    AecodecError,
+    BitstreamError,
+    ModelError,
+    OutOfMemory,
+    TargetUnreachable,
+    UnsupportedImage,
+)
 from aecodec.metrics import psnr
 from aecodec.models.hyperprior import Hyperprior
 from tests.conftest import smooth_image
+
+CODED = (8, 520)  # (h, w): a small image just over the size that is stored instead of coded
+SIZE = CODED[::-1]  # (width, height), as a header gives them
 
 
 @pytest.mark.parametrize("layout", ["L", "LA", "RGB", "RGBA"])
@@ -78,7 +88,7 @@ def test_decoding_is_identical_in_another_process_with_other_threads_and_no_oned
 
 
 def test_every_single_byte_corruption_ends_in_a_clean_error(tiny_model):
-    data = aecodec.compress(smooth_image(8, 8), weights=tiny_model)
+    data = aecodec.compress(smooth_image(*CODED), weights=tiny_model)
     for i in range(len(data)):
         corrupted = bytearray(data)
         corrupted[i] ^= 0x5A
@@ -87,15 +97,15 @@ def test_every_single_byte_corruption_ends_in_a_clean_error(tiny_model):
 
 
 def test_truncated_file_is_a_clean_error(tiny_model):
-    data = aecodec.compress(smooth_image(8, 8), weights=tiny_model)
+    data = aecodec.compress(smooth_image(*CODED), weights=tiny_model)
     for n in (0, 3, len(data) // 2, len(data) - 1):
         with pytest.raises(BitstreamError):
             aecodec.decompress(data[:n], weights=tiny_model)
 
 
 def test_file_from_other_weights_is_refused(tiny_model):
-    header, payloads = bitstream.unpack(aecodec.compress(smooth_image(8, 8), weights=tiny_model))
-    forged = bitstream.Header(header.model, b"\0" * 8, header.quality, 8, 8, header.layout)
+    header, payloads = bitstream.unpack(aecodec.compress(smooth_image(*CODED), weights=tiny_model))
+    forged = bitstream.Header(header.model, b"\0" * 8, header.quality, *SIZE, header.layout)
     with pytest.raises(ModelError, match="other weights"):
         aecodec.decompress(bitstream.pack(forged, payloads), weights=tiny_model)
 
@@ -118,23 +128,26 @@ def test_target_size_is_met_within_3_percent_below():
     assert 0.97 * target <= size <= target
 
 
-def test_target_bits_per_pixel_out_of_reach_gives_the_closest_file_and_says_so():
+def test_a_target_out_of_reach_is_an_error_unless_the_closest_file_is_asked_for(tiny_model):
     from aecodec.codec import compress_picture
     from aecodec.image import read_picture
 
-    result = compress_picture(read_picture(smooth_image(64, 64)), bpp=0.001)
+    picture = read_picture(smooth_image(64, 96))
+    with pytest.raises(TargetUnreachable, match=r"cannot reach 1 bytes: the smallest file \(qu"):
+        compress_picture(picture, bpp=0.001, weights=tiny_model)
+    result = compress_picture(picture, bpp=0.001, weights=tiny_model, closest=True)
     assert result.header.quality == 0 and "cannot reach" in result.warnings[-1]
 
 
 def test_file_naming_a_model_that_is_not_installed_is_refused(tiny_model):
-    header, payloads = bitstream.unpack(aecodec.compress(smooth_image(8, 8), weights=tiny_model))
-    forged = bitstream.Header("not-installed", header.weights_hash, 50, 8, 8, header.layout)
+    header, payloads = bitstream.unpack(aecodec.compress(smooth_image(*CODED), weights=tiny_model))
+    forged = bitstream.Header("not-installed", header.weights_hash, 50, *SIZE, header.layout)
     with pytest.raises(ModelError, match="codec model 'not-installed' is not installed"):
         aecodec.decompress(bitstream.pack(forged, payloads))
 
 
 def test_absurd_dimensions_in_a_valid_header_are_refused_before_decoding(tiny_model):
-    header, payloads = bitstream.unpack(aecodec.compress(smooth_image(8, 8), weights=tiny_model))
+    header, payloads = bitstream.unpack(aecodec.compress(smooth_image(*CODED), weights=tiny_model))
     huge = bitstream.Header(header.model, header.weights_hash, 50, 30000, 30000, header.layout)
     with pytest.raises(UnsupportedImage, match="30000x30000 = 900 megapixels, over the 89-"):
         aecodec.decompress(bitstream.pack(huge, payloads), weights=tiny_model)
@@ -185,7 +198,7 @@ def test_fast_decoding_is_within_one_level_of_the_exact_decoder(tiny_model):
 
 
 def test_a_tiny_file_claiming_a_huge_image_is_refused_before_any_work(tiny_model):
-    header, _ = bitstream.unpack(aecodec.compress(smooth_image(8, 8), weights=tiny_model))
+    header, _ = bitstream.unpack(aecodec.compress(smooth_image(*CODED), weights=tiny_model))
     bomb = bitstream.Header(header.model, header.weights_hash, 50, 16384, 16384, "RGB")
     data = bitstream.pack(bomb, [b""] * 3)
     with pytest.raises(UnsupportedImage, match="16384x16384 = 268 megapixels, over the 89-"):
@@ -196,7 +209,7 @@ def test_a_tiny_file_claiming_a_huge_image_is_refused_before_any_work(tiny_model
 
 @pytest.mark.parametrize("side", [64, 1024])
 def test_empty_payloads_are_corrupt_whatever_size_they_claim(tiny_model, side):
-    data = aecodec.compress(smooth_image(8, 8), weights=tiny_model)
+    data = aecodec.compress(smooth_image(*CODED), weights=tiny_model)
     header, payloads = bitstream.unpack(data)
     claim = bitstream.Header(header.model, header.weights_hash, 50, side, side, "RGB")
     empty = bitstream.pack(claim, [b""] * len(payloads))
@@ -226,7 +239,7 @@ def test_payloads_that_end_before_their_symbols_do_are_corrupt(tiny_model):
 
 
 def test_running_out_of_memory_is_not_reported_as_corruption(tiny_model, monkeypatch):
-    data = aecodec.compress(smooth_image(8, 8), weights=tiny_model)
+    data = aecodec.compress(smooth_image(*CODED), weights=tiny_model)
 
     def no_memory(*args):
         raise RuntimeError(
@@ -234,15 +247,86 @@ def test_running_out_of_memory_is_not_reported_as_corruption(tiny_model, monkeyp
         )
 
     monkeypatch.setattr(Hyperprior, "decompress", no_memory)
-    with pytest.raises(OutOfMemory, match="not enough memory to decode 8x8 pixels"):
+    with pytest.raises(OutOfMemory, match="not enough memory to decode 520x8 pixels"):
         aecodec.decompress(data, weights=tiny_model)
 
 
 def test_the_pixel_limit_counts_the_area_the_codec_works_on(tiny_model):
     # 1 x 4096 pixels is coded as 64 x 4096: that, not width x height, is what costs work
-    header, payloads = bitstream.unpack(aecodec.compress(smooth_image(8, 8), weights=tiny_model))
+    header, payloads = bitstream.unpack(aecodec.compress(smooth_image(*CODED), weights=tiny_model))
     thin = bitstream.Header(header.model, header.weights_hash, 50, 4096, 1, header.layout)
     with pytest.raises(UnsupportedImage, match="4096x1, coded as 4096x64 = 262144 pixels, over"):
         aecodec.decompress(bitstream.pack(thin, payloads), weights=tiny_model, max_pixels=10**5)
     with pytest.raises(UnsupportedImage, match="the image is 4096x1, coded as 4096x64"):
         aecodec.compress(smooth_image(1, 4096), weights=tiny_model, max_pixels=10**5)
+
+
+# --- Tiny images: their pixels, stored exactly -------------------------------------------------
+
+
+@pytest.mark.parametrize("layout", ["L", "LA", "RGB", "RGBA"])
+def test_a_one_pixel_image_costs_a_few_bytes_and_comes_back_exact(layout):
+    pixels = np.array([[[200, 100, 50, 7][: len(layout)]]], np.uint8)
+    image = Image.fromarray(pixels[..., 0] if layout == "L" else pixels, layout)
+    data = aecodec.compress(image, model="not-even-loaded")  # no coded file is this small
+    assert len(data) == 18 + len(layout)  # 14 bytes of head, the pixels, the CRC
+    assert bitstream.unpack(data)[0].stored
+    back = aecodec.decompress(data)
+    assert back.mode == layout and np.array_equal(np.asarray(back), np.asarray(image))
+
+
+def test_small_images_are_stored_only_when_that_is_no_larger(tiny_model):
+    flat = np.full((40, 60, 3), 90, np.uint8)  # deflates to almost nothing: stored, exact
+    data = aecodec.compress(flat, weights=tiny_model)
+    assert bitstream.unpack(data)[0].stored and len(data) < 60
+    assert np.array_equal(np.asarray(aecodec.decompress(data)), flat)
+    noise = np.random.default_rng(0).integers(0, 256, (40, 60, 3), dtype=np.uint8)
+    coded = aecodec.compress(noise, quality=0, weights=tiny_model)  # 7 KB of pixels: coded
+    assert not bitstream.unpack(coded)[0].stored and len(coded) < 40 * 60
+    over = smooth_image(*CODED)  # over the limit: always coded, whatever it costs
+    assert not bitstream.unpack(aecodec.compress(over, weights=tiny_model))[0].stored
+
+
+def test_a_target_that_the_stored_pixels_meet_takes_them(tiny_model):
+    pixels = smooth_image(3, 4)
+    data = aecodec.compress(pixels, size=100, weights=tiny_model)
+    assert bitstream.unpack(data)[0].stored and len(data) <= 100
+    with pytest.raises(TargetUnreachable):
+        aecodec.compress(pixels, size=20, weights=tiny_model)
+
+
+def test_stored_pixels_keep_their_metadata_unless_stripped():
+    from aecodec.image import read_picture
+
+    image = Image.fromarray(smooth_image(2, 2))
+    image.info["icc_profile"] = b"not really a profile"
+    picture = read_picture(image)
+    picture.metadata = bitstream.Metadata(xmp=b"<x/>")
+    from aecodec.codec import compress_picture
+
+    data = compress_picture(picture).data
+    assert bitstream.unpack(data)[0].has_metadata
+    assert aecodec.decompress(data).info["xmp"] == b"<x/>"
+    assert "xmp" not in aecodec.decompress(data, strip=True).info
+
+
+def test_stored_files_have_no_latents_and_respect_the_pixel_limit():
+    from aecodec.codec import decode_latents
+
+    data = aecodec.compress(smooth_image(10, 10))
+    with pytest.raises(BitstreamError, match="stores its pixels; it has no latents"):
+        decode_latents(data)
+    with pytest.raises(UnsupportedImage, match="over the 50-pixel limit"):
+        aecodec.decompress(data, max_pixels=50)
+
+
+def test_the_stored_golden_file_still_decodes_to_the_same_pixels():
+    data = (Path(__file__).parent / "data" / "golden-v3-stored.aec").read_bytes()
+    header, _ = bitstream.unpack(data)
+    assert header.stored and (header.width, header.height, header.layout) == (5, 3, "RGBA")
+    pixels = np.asarray(aecodec.decompress(data))
+    assert hashlib.sha256(pixels.tobytes()).hexdigest() == GOLDEN_STORED
+    assert np.array_equal(pixels, smooth_image(3, 5, 4, seed=5))
+
+
+GOLDEN_STORED = "303b02145577eabccf57027a0caebc9f380120af5867539b581be9624031db1f"

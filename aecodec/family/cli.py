@@ -82,6 +82,7 @@ def fit(
     force: Force = False,
 ) -> None:
     """Train an autoencoder of the family; writes NAME.safetensors, NAME.json and NAME.png."""
+    _folder_of(output)
     settings = {
         "latent": latent, "hidden": _ints(hidden), "widths": _ints(widths), "epochs": epochs,
         "batch_size": batch_size, "learning_rate": lr, "optimizer": optimizer,
@@ -116,6 +117,8 @@ def embed(
     plot = plot or output.with_suffix(".png")
     if output.suffix not in api.CODE_SUFFIXES:
         raise DataError(f"{output}: write the codes to a .npy or .csv file")
+    _folder_of(output)
+    _folder_of(plot)
     check_output(output, force)
     check_output(plot, force)
     ae = api.load(model, weights=weights)
@@ -149,6 +152,7 @@ def generate(
     force: Force = False,
 ) -> None:
     """Draw VAE samples as an image grid, or interpolate between two inputs in code space."""
+    _folder_of(output)
     check_output(output, force)
     ae = api.load(model, weights=weights)
     if interpolate:
@@ -173,6 +177,7 @@ def reconstruct(
     force: Force = False,
 ) -> None:
     """Inputs above, reconstructions below, as a PNG; prints the MSE on all the data."""
+    _folder_of(output)
     check_output(output, force)
     ae = api.load(model, weights=weights)
     dataset = api.examples(ae, data)
@@ -194,6 +199,11 @@ def autoencoders() -> None:
 def register(main: typer.Typer) -> None:
     """Mount the family's commands at the top of the `aecodec` command line."""
     main.add_typer(app)  # no name: the commands join the main app's own
+
+
+def _folder_of(output: Path) -> None:
+    """Create the folder an output goes into (`-o runs/mnist-conv` in a fresh checkout)."""
+    output.parent.mkdir(parents=True, exist_ok=True)
 
 
 def _ints(text: str | None) -> tuple[int, ...] | None:
