@@ -1,0 +1,1 @@
+"""Blind Gaussian denoising of photos with a trained FFDNet-style network."""
