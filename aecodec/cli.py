@@ -574,8 +574,10 @@ def main() -> None:
         _fail(str(error), 2)
     except AecodecError as error:
         _fail(str(error), 1)
-    except NoArgsIsHelpError as error:  # `aecodec` alone: the help, as a usage error
-        error.show()
+    except NoArgsIsHelpError as error:  # `aecodec` alone: the help, and status 2
+        text = error.ctx.get_help()  # typer's rich help prints itself and returns ""
+        if text:
+            print(text)
         sys.exit(2)
     except ClickUsageError as error:  # typer's own checks: unknown option, bad value, ...
         _fail(_lower(error.format_message()), 2, error.ctx)

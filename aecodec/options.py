@@ -94,7 +94,7 @@ def targets(inputs: list[Path], output: str | None, rename: Callable[[Path], Pat
     if output == "-":
         if len(inputs) > 1:
             raise UsageError(f"-o - writes one file to standard output; {len(inputs)} inputs given")
-        if sys.stdout.isatty():
+        if is_terminal(sys.stdout):
             raise UsageError("-o - would write binary data to the terminal; redirect it: > FILE")
         return [STDIO]
     if output is None:
@@ -199,6 +199,11 @@ def run(
         raise typer.Exit(1)
 
 
+def is_terminal(stream) -> bool:
+    """Whether a standard stream is a terminal (no binary data there; a progress bar there)."""
+    return stream.isatty()
+
+
 def summary_line(files: int, failed: int, bytes_in: int, bytes_out: int, seconds: float) -> str:
     """'3 files in 1.2 s: 1,234,567 bytes in, 45,678 bytes out (27.03:1)', failures counted."""
     done = f"{files} files" + (f" ({failed} failed)" if failed else "")
@@ -215,13 +220,14 @@ def _named(message: str, source: Path, target: Path | None = None) -> str:
 @contextmanager
 def _progress(total: int, report: Report) -> Iterator[Callable[[], None]]:
     """A progress bar on standard error for batches, when it is a terminal and not quiet."""
-    if total < 2 or report.quiet or report.json or not sys.stderr.isatty():
+    if total < 2 or report.quiet or report.json or not is_terminal(sys.stderr):
         yield lambda: None
         return
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     columns = (BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+    console = Console(file=sys.stderr, force_terminal=True)  # is_terminal said so
+    with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("files", total=total)
         yield lambda: progress.advance(task)

@@ -25,13 +25,23 @@ def tiny_model(request, tmp_path_factory) -> str:
     """Path (without suffix) of a tiny saved model, usable as `model=` everywhere; without a
     context, with the checkerboard and with the space-channel one, so every codec test covers
     every entropy model."""
+    return save_tiny(request.param, tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture(scope="session")
+def tiny_codec(tmp_path_factory) -> str:
+    """One tiny saved model (no context), for tests of the command line, which need no more."""
+    return save_tiny("hyperprior-tiny", tmp_path_factory.mktemp("codec"))
+
+
+def save_tiny(config: str, folder: Path) -> str:
     torch.manual_seed(0)
-    model = Hyperprior(CONFIGS[request.param])
+    model = Hyperprior(CONFIGS[config])
     with torch.no_grad():  # scale the gains so latents span several symbols
         model.gain.mul_(torch.tensor([[4.0], [12.0]]))
     if model.context_model is not None:
         make_context_matter(model.context_model)
-    path = tmp_path_factory.mktemp("models") / request.param
+    path = folder / config
     save_model(model, path, {"description": "untrained test model"})
     return str(path)
 
