@@ -20,7 +20,9 @@ def serve(
     host: Annotated[
         str, typer.Option(help="Address to listen on; other than loopback, anyone can reach it.")
     ] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on (0: any free port).")] = 8000,
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Port to listen on (0: any free port).")
+    ] = 8000,
     max_upload: Annotated[
         float, typer.Option("--max-upload", help="Largest upload in megabytes.")
     ] = 64,
@@ -28,10 +30,10 @@ def serve(
         int, typer.Option("--max-pixels", help="Refuse larger images (pixels).")
     ] = 50_000_000,
     workers: Annotated[
-        int, typer.Option(help="Pictures coded at once [default: 2, or 1 on one core].")
+        int, typer.Option(min=0, help="Pictures coded at once [default: 2, or 1 on one core].")
     ] = 0,
     queue: Annotated[
-        int, typer.Option(help="Jobs running or waiting; beyond, the page is told to retry.")
+        int, typer.Option(min=1, help="Jobs running or waiting; beyond, the page is told to retry.")
     ] = 16,
     weights: Weights = None,
 ) -> None:
