@@ -20,8 +20,9 @@ def call(*args):
 
 @pytest.fixture(scope="module")
 def tiny_vae(tmp_path_factory):
-    """A VAE trained for one epoch on sklearn's digits through `aecodec fit`."""
-    folder = tmp_path_factory.mktemp("fit")
+    """A VAE trained for one epoch on sklearn's digits through `aecodec fit`, into a folder
+    that `fit` creates (as `-o runs/NAME` does in a fresh checkout)."""
+    folder = tmp_path_factory.mktemp("fit") / "runs" / "new"
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # a tiny model: threads only cost (several seconds on a busy host)
     try:
