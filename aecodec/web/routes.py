@@ -3,6 +3,7 @@ size, denoise or repair it, and fetch the results, one at a time or zipped."""
 
 import csv
 import io
+import mimetypes
 import zipfile
 from pathlib import Path
 from typing import Annotated
@@ -109,8 +110,11 @@ async def result_info(shared: Shared, key: str) -> dict:
 async def result_file(shared: Shared, key: str) -> Response:
     """The coded file (`.aec`, `.jpg`, ...; the original as uploaded), as an attachment."""
     result = shared.result(key)
-    name = _names(result, shared.upload(result.image))[0]
+    image = shared.upload(result.image)
+    name = _names(result, image)[0]
     media = SPECS[result.kind].media_type if result.kind in SPECS else "image/png"
+    if result.kind == "original":
+        media = mimetypes.guess_type(image.name)[0] or media
     return Response(result.data, media_type=media, headers=_attachment(name))
 
 
