@@ -8,6 +8,7 @@ import importlib
 import importlib.util
 import io
 import math
+import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -139,12 +140,20 @@ class Model:
     weights: str | None = None
 
     def load(self) -> None:
-        """Load the model and its float64 synthesis now (they stay cached), by coding a small
-        picture: the first request then does not wait seconds for them."""
-        blank = np.full((64, 64, 3), 128, np.uint8)
-        aec.decompress(
-            aec.compress(blank, 50, self.name, weights=self.weights), weights=self.weights
-        )
+        """Load the model and its float64 synthesis (they stay cached in aecodec.codec) by
+        coding a small picture, once: the server does it as it starts, and a request that comes
+        meanwhile waits for that load instead of starting a second one beside it."""
+        with _LOADING:
+            if self in _LOADED:
+                return
+            blank = np.full((64, 64, 3), 128, np.uint8)
+            data = aec.compress(blank, 50, self.name, weights=self.weights)
+            aec.decompress(data, weights=self.weights)
+            _LOADED.add(self)
+
+
+_LOADING = threading.Lock()
+_LOADED: set[Model] = set()  # models whose load() is done, in aecodec.codec's caches
 
 
 def check_request(codec: str, setting: float | None, size: int | None) -> CodecSpec:
@@ -204,6 +213,7 @@ def code(
 
 
 def _code_aec(picture: Picture, quality: float, size: int | None, model: Model) -> tuple:
+    model.load()  # not in the timings: the server loads it once, as it starts
     start = time.perf_counter()
     coded = aec.compress_picture(
         picture, quality, model.name, weights=model.weights, size=size
