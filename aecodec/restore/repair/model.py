@@ -9,9 +9,10 @@ halves it `len(widths) - 1` more times; dilated gated
 convolutions at the bottom widen the receptive field further, so that the middle of a 64x64 hole
 still sees known pixels.
 
-A parameter-free push-pull fill (Gortler et al. 1996) first fills the holes smoothly; the network
-sees that image plus the mask (1 = fill) and adds a correction, so training starts from a fill as
-good as the classic tools' and spends its steps on texture and edges. `RepairNet.fill` keeps
+A parameter-free multigrid fill (push-pull, Gortler et al. 1996, with Jacobi relaxation at each
+level) first fills the holes smoothly, as diffusion inpainting does; the network sees that image
+plus the mask (1 = fill) and adds a correction, so training starts from a fill as good as the
+classic tools' and spends its steps on texture and edges. `RepairNet.fill` keeps
 only the hole pixels of the result: known pixels come back exactly.
 """
 
@@ -22,17 +23,25 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 
-def push_pull(v: Tensor, w: Tensor) -> Tensor:
-    """Fill the holes of an image from its known pixels, coarse to fine (Gortler et al., "The
-    Lumigraph", 1996): `v` is the image times its weights `w` (1 known, 0 hole). Each level
-    halves the resolution by weighted averaging until no pixel is left without evidence, then
-    blends the upsampled coarser level into what is missing. No parameters; a smooth fill as
-    good as Telea's on most holes, which the network then only has to correct."""
+def push_pull(v: Tensor, w: Tensor, sweeps: int = 0) -> Tensor:
+    """Fill the holes of an image from its known pixels, coarse to fine: `v` is the image times
+    its weights `w` (1 known, 0 hole). Push-pull (Gortler et al., "The Lumigraph", 1996) halves
+    the resolution by weighted averaging until no pixel is left without evidence, then blends
+    each upsampled coarser level into what is missing; `sweeps` Jacobi relaxations of Laplace's
+    equation at every level make it a multigrid solver for the smooth (harmonic) fill that
+    diffusion inpainting computes. No parameters."""
     if bool((w > 0).all()) or min(v.shape[-2:]) == 1:
         return v / w.clamp_min(1e-6)
-    coarse = push_pull(F.avg_pool2d(v, 2, ceil_mode=True), F.avg_pool2d(w, 2, ceil_mode=True))
+    coarse = push_pull(
+        F.avg_pool2d(v, 2, ceil_mode=True), F.avg_pool2d(w, 2, ceil_mode=True), sweeps
+    )
     up = F.interpolate(coarse, size=v.shape[-2:], mode="bilinear", align_corners=False)
-    return v + (1 - w) * up
+    y = v + (1 - w) * up
+    for _ in range(sweeps):
+        p = F.pad(y, (1, 1, 1, 1), mode="replicate")
+        neighbours = p[..., :-2, 1:-1] + p[..., 2:, 1:-1] + p[..., 1:-1, :-2] + p[..., 1:-1, 2:]
+        y = v + (1 - w) * neighbours / 4
+    return y
 
 
 class GatedConv(nn.Module):
@@ -77,6 +86,7 @@ class Up(nn.Module):
 class RepairConfig:
     widths: list[int] = field(default_factory=lambda: [32, 64, 96, 128])  # channels per scale
     dilations: list[int] = field(default_factory=lambda: [2, 4])  # bottom gated convs
+    sweeps: int = 8  # relaxations per level of the smooth fill the network starts from
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -108,7 +118,8 @@ class RepairNet(nn.Module):
         """The network's whole image (B, 3, H, W), from images in [0, 1] and masks (B, 1, H, W)
         with 1 where pixels are to be filled; their values under the mask are never looked at."""
         known = 1 - mask
-        coarse = push_pull(x * known, known)
+        with torch.no_grad():  # no parameters: nothing to learn through it
+            coarse = push_pull(x * known, known, self.config.sweeps)
         h = self.stem(torch.cat([coarse - 0.5, mask], dim=1))
         skips = []
         for down in self.downs:

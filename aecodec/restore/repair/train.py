@@ -2,7 +2,7 @@
 an L1 loss on the hole pixels only: the known pixels are put back after the network, so its
 output there is never seen and its parameters are spent on the holes alone.
 
-    python -m aecodec.restore.repair.train --out ~/runs/repair --minutes 80   # recipes/repair.sh
+    python -m aecodec.restore.repair.train --out ~/runs/repair --minutes 68   # recipes/repair.sh
 
 Re-running the same command resumes from OUT/checkpoint.pt (model, Adam, step, elapsed time,
 the crop sampler's generator). Masks come from a generator seeded with (seed, step), so a resumed
@@ -42,7 +42,7 @@ FIELDS = ["step", "seconds", "lr", "loss", "hole_psnr"]
 class TrainConfig:
     data: list[str] = field(default_factory=lambda: list(DATA))
     out: str = "runs/repair"
-    minutes: float = 80.0
+    minutes: float = 68.0
     steps: int = 1_000_000  # the time budget ends training first
     batch: int = 8
     crop: int = 128
