@@ -47,7 +47,7 @@ class _Lanes:
             weights = weights[:a]
         elif self.model is not None:
             weights = self.model.probabilities(self.rows[:a, t : t + self.context])
-        self.mixer.begin_byte(a, weights, self.match.predict(a))
+        self.mixer.begin_byte(a, weights, *self.match.predict(a))
         return a
 
     def end(self, t: int, a: int, byte: np.ndarray) -> None:

@@ -66,33 +66,50 @@ def _rates() -> np.ndarray:
 
 
 def _squash(dot: np.ndarray) -> np.ndarray:
-    p = squash_table()[np.minimum(np.maximum(dot, -2047), 2047) + 2047]
-    return np.minimum(np.maximum(p, 1), 4095)
+    """squash of mixer dot products; the table's values are 1..4094 already."""
+    return squash_table()[np.minimum(np.maximum(dot, -2047), 2047) + 2047]
+
+
+@functools.cache
+def _tables() -> dict[str, np.ndarray]:
+    """Per-bit lookups folded into tables (each the same function as the expression it
+    replaces, so the predictions do not change): a context slot's spread by the partial byte
+    c0, the stretch of a 16-bit probability, and each node's (c0's) place in the byte."""
+    c0 = np.arange(256)
+    stretch = stretch_table()
+    return {
+        "spread": (c0 * 0x2545F491) & _MASK,  # odd multiplier: a bijection of c0 on the slots
+        "stretch16": stretch[np.arange(1 << 16) >> 4],
+        "stretch_clip": stretch[np.minimum(np.maximum(np.arange(4096), 1), 4095)],
+        "stretch_p": stretch[np.minimum(np.maximum(np.arange(4097), 1), 4095)],
+        "c0x33": c0 * 33,
+        # the second mixer's set, by bit: MIXER_SETS + ((s >> 8) * 8 + bit) * 3 + match
+        "set2": MIXER_SETS + (7 - np.arange(8)) * 3,
+    }
 
 
 class APM:
-    """Adaptive probability map (secondary estimation): a probability and a context in, a
+    """Adaptive probability maps (secondary estimation): a probability and a context in, a
     refined probability out, interpolated between 33 buckets of the stretch domain and learning
-    which of them fits (lpaq1's APM, shared by the lanes)."""
+    which of them fits (lpaq1's APM, shared by the lanes). One table holds several maps, told
+    apart by their contexts' ranges."""
 
     def __init__(self, contexts: int) -> None:
         buckets = squash_table()[np.clip((np.arange(33) - 16) * 128, -2047, 2047) + 2047]
         self.table = np.tile(buckets * 16, contexts).astype(np.int32)
 
-    def refine(self, p: np.ndarray, context: np.ndarray) -> np.ndarray:
-        """Refined p (lanes,) for each row of contexts (maps, lanes)."""
-        s = stretch_table()[p] + 2048
-        low, w = context * 33 + (s >> 7), s & 127
-        self._index = (low + (w >> 6)).ravel()  # the nearer bucket learns
-        return (self.table[low] * (128 - w) + self.table[low + 1] * w) >> 11
+    def interpolate(self, low: np.ndarray, w: np.ndarray) -> np.ndarray:
+        """(t[low] * (128 - w) + t[low + 1] * w) >> 11, written with one product fewer."""
+        t0 = self.table[low].astype(np.int64)
+        return ((t0 << 7) + (self.table[low + 1] - t0) * w) >> 11
 
-    def update(self, y: np.ndarray) -> None:
-        """Learn from the bits y (lanes,), for every map that refined their probabilities."""
-        y = np.tile(y, len(self._index) // len(y))
-        target = (y << 16) + (y << APM_RATE) - y - y
-        delta = (target - self.table[self._index]) >> APM_RATE
-        np.add.at(self.table, self._index, delta.astype(np.int32))
-        self.table[self._index] = np.minimum(np.maximum(self.table[self._index], 0), 65535)
+    def update(self, index: np.ndarray, y: np.ndarray) -> None:
+        """Learn from the bits y (lanes,) at each refined map's nearer bucket (maps, lanes)."""
+        target = y * ((1 << 16) + (1 << APM_RATE) - 2)
+        delta = (target - self.table[index]) >> APM_RATE
+        index = index.ravel()
+        np.add.at(self.table, index, delta.ravel().astype(np.int32))
+        self.table[index] = np.minimum(np.maximum(self.table[index], 0), 65535)
 
 
 class Mixer:
@@ -108,103 +125,123 @@ class Mixer:
         self.weights = np.full((MIXER_SETS + MIXER2_SETS, N_INPUTS), MIX_INIT, dtype=np.int64)
         self.flat_weights = self.weights.reshape(-1)  # a view: updates go through it
         self.match_prob = np.tile(np.array([1 << 14, 3 << 14], dtype=np.int32), 16)  # p(1)
-        self.apm = APM(2 << 16)  # two maps of 2**16 contexts each: order 1 and hashed order 2
-        self.model_apm = APM(1 << 16)  # the model's probability, adapted to the file by order 1
+        # Three maps of 2**16 contexts each: the model's probability adapted to the file by
+        # order 1 (map 0); the final probability by order 1 (map 1) and hashed order 2 (map 2).
+        self.apm = APM(3 << 16)
         self.history = np.zeros(lanes, dtype=np.uint64)  # the lane's last 8 bytes
         self.word = np.zeros(lanes, dtype=np.uint64)  # hash of the current word's letters
         self.previous_word = np.zeros(lanes, dtype=np.uint64)
         self._offsets = np.arange(N_CONTEXTS, dtype=np.int64) << TABLE_BITS
-        self._order_masks = [np.uint64((1 << (8 * n)) - 1) for n in ORDERS]
+        self._order_masks = np.array([(1 << (8 * n)) - 1 for n in ORDERS], dtype=np.uint64)
+        self._order_adds = np.arange(1, len(ORDERS) + 1, dtype=np.uint64)
+        self._cells = np.arange(N_INPUTS)
 
     def begin_byte(
-        self, active: int, byte_weights: np.ndarray | None, match: tuple | None = None
-    ) -> None:
+        self, active: int, byte_weights: np.ndarray | None, expected: np.ndarray,
+        match_length: np.ndarray,
+    ) -> None:  # fmt: skip
         """Hash each lane's contexts; take the model's byte weights (active, 256) or None, and
-        the match model's expected bytes and match lengths."""
-        self._expected, self._match_length = match if match else (None, None)
+        the match model's expected bytes and match lengths (0: no match)."""
         h = self.history[:active]
+        keys = np.empty((active, N_CONTEXTS), dtype=np.uint64)
         with np.errstate(over="ignore"):
-            keys = [(h & m) * _MUL + np.uint64(i + 1) for i, m in enumerate(self._order_masks)]
-            keys.append(self.word[:active] * _MUL + np.uint64(len(ORDERS) + 1))
+            keys[:, : len(ORDERS)] = (h[:, None] & self._order_masks) * _MUL + self._order_adds
+            keys[:, len(ORDERS)] = self.word[:active] * _MUL + np.uint64(len(ORDERS) + 1)
             pair = (self.previous_word[:active] * _MUL + self.word[:active]) * _MUL
-            keys.append(pair + np.uint64(len(ORDERS) + 2))
-            keys.append(np.zeros(active, dtype=np.uint64))
-            mixed = np.stack([k * _MUL for k in keys], axis=1)
-        self._bases = (mixed >> np.uint64(64 - TABLE_BITS)).astype(np.int64)
-        self._checks = (mixed >> np.uint64(56 - TABLE_BITS)).astype(np.uint8)
+            keys[:, len(ORDERS) + 1] = pair + np.uint64(len(ORDERS) + 2)
+            keys[:, len(ORDERS) + 2] = 0
+            keys *= _MUL
+        # The table's offset of each context order is above its slot bits, so adding it
+        # before the spread's xor is the same as after.
+        self._bases = (keys >> np.uint64(64 - TABLE_BITS)).astype(np.int64) + self._offsets
+        self._checks = (keys >> np.uint64(56 - TABLE_BITS)).astype(np.uint8)
         self._c0 = np.ones(active, dtype=np.int64)
         self._bit = 7
-        last2 = (h & np.uint64(0xFFFF)).astype(np.int64)
-        self._apm_contexts = np.stack(
-            [(last2 & 0xFF) << 8, (1 << 16) + ((last2 * 0x2F0B) & 0xFFFF)]
-        )
-        if byte_weights is None:
-            self._cumulative = None
+        last1 = (h & np.uint64(0xFF)).astype(np.int64)
+        hashed2 = ((h & np.uint64(0xFFFF)).astype(np.int64) * 0x2F0B) & 0xFFFF
+        # The final APM's contexts (maps 1 and 2), xor c0 at each bit.
+        self._apm_contexts = np.stack([(1 << 16) + (last1 << 8), (2 << 16) + hashed2])
+        self._model_apm_low = (last1 << 8) * 33  # map 0: + c0 * 33 + the bucket, per node
+        self._nodes(active, byte_weights)
+        self._match(expected, match_length)
+        self._apm_index = np.empty((3, active), dtype=np.int64)
+        self._sets = np.empty((2, active), dtype=np.int64)
+
+    def _nodes(self, active: int, byte_weights: np.ndarray | None) -> None:
+        """The model's byte weights as a binary tree per lane (heap order: node c0 holds the
+        sum of the weights of the bytes that begin with c0's bits, its children 2 c0 and
+        2 c0 + 1), so a bit's probability is two look-ups and a division."""
+        if byte_weights is None:  # no model: p = 2048 at every node
+            tree = np.zeros((active, 512), dtype=np.int64)
         else:
-            cumulative = np.zeros((active, 257), dtype=np.int64)
-            np.cumsum(byte_weights, axis=1, out=cumulative[:, 1:])
-            self._cumulative = cumulative
+            tree = np.empty((active, 512), dtype=np.int64)
+            tree[:, 256:] = byte_weights
+            for d in range(7, -1, -1):
+                children = tree[:, 2 << d : 4 << d]
+                np.add(children[:, ::2], children[:, 1::2], out=tree[:, 1 << d : 2 << d])
+        # Rounded division by the node's sum, with p = 2048 where it is 0 (then so is the
+        # numerator's first term): (ones * 4096 + half) // divisor.
+        empty = tree == 0
+        self._tree = tree.ravel()
+        self._half = np.where(empty, 2048, tree >> 1).ravel()
+        self._divisor = np.maximum(tree, 1).ravel()
+        self._lane_nodes = np.arange(active) * 512
+
+    def _match(self, expected: np.ndarray, length: np.ndarray) -> None:
+        """The match model's byte as 8 bits ahead: the partial byte c0 that agrees with it at
+        each bit (-1 without a match), and its slot in match_prob (length, expected bit)."""
+        shifts = np.arange(7, -1, -1)[:, None]
+        prefix = (expected | 256) >> (shifts + 1)
+        self._match_prefix = np.where(length > 0, prefix, -1)
+        self._match_slots = np.minimum(length, 15) * 2 + ((expected >> shifts) & 1)
+        self._match_class = 1 + (length > 15)
 
     def predict(self) -> np.ndarray:
         """12-bit probabilities (1..4095) that the next bit of each active lane is 1."""
-        c0, stretch = self._c0, stretch_table()
-        spread = (c0 * 0x2545F491) & _MASK  # odd multiplier: a bijection of c0 on the slots
-        self._idx = (self._bases ^ spread[:, None]) + self._offsets
+        c0, t, k = self._c0, _tables(), 7 - self._bit
+        self._idx = self._bases ^ t["spread"][c0][:, None]
         # A slot that holds another context (its check bits differ) counts as never seen.
         self._hit = self.check[self._idx] == self._checks
-        self._p16 = np.where(self._hit, self.prob[self._idx], 0).astype(np.int64) + (1 << 15)
-        self._count = np.where(self._hit, self.count[self._idx], 0)
+        self._p16 = (self.prob[self._idx] * self._hit).astype(np.int64) + (1 << 15)
+        self._count = self.count[self._idx] * self._hit
         # The mixer's weight set: the bits seen so far, and how many of the byte contexts
         # (orders 1-6 and the word) have been seen before (PAQ selects by match order so).
         seen = (self._count[:, : N_CONTEXTS - 1] > 0).sum(axis=1)
-        set1 = seen * 256 + c0
+        # The model's p(1) for the bit given the bits so far: the weight of the bytes that
+        # continue with a 1 over the weight of the node's bytes, rounded, stretched.
+        node = self._lane_nodes + c0
+        ones = self._tree[node + c0 + 1]  # the node's child 2 c0 + 1
+        p = (ones * 4096 + self._half[node]) // self._divisor[node]
         inputs = np.empty((len(c0), N_INPUTS), dtype=np.int64)
-        inputs[:, :N_CONTEXTS] = stretch[self._p16 >> 4]
-        model_p = self._model_bit()
-        model_stretch = stretch[model_p]
-        inputs[:, N_CONTEXTS] = model_stretch
-        adapted = self.model_apm.refine(model_p, (self._apm_contexts[0] | c0)[None])[0]
-        inputs[:, N_CONTEXTS + 3] = stretch[np.minimum(np.maximum(adapted, 1), 4095)]
-        inputs[:, N_CONTEXTS + 1] = self._match_input(c0)
-        # The second mixer's weight set: the model's confidence (16 buckets), the bit position,
-        # and the match: none, short, long (over 15 bytes).
-        matched = 0
-        if self._match_slot is not None:
-            matched = self._match_agree * (1 + (self._match_length > 15))
-        set2 = MIXER_SETS + (((model_stretch + 2048) >> 8) * 8 + self._bit) * 3 + matched
+        inputs[:, :N_CONTEXTS] = t["stretch16"][self._p16]
+        inputs[:, N_CONTEXTS] = model_stretch = t["stretch_p"][p]
+        # APM map 0 adapts it to the file, by order 1.
+        s = model_stretch + 2048
+        low = self._model_apm_low + t["c0x33"][c0] + (s >> 7)
+        w = s & 127
+        index = self._apm_index
+        np.add(low, w >> 6, out=index[0])  # the nearer bucket learns
+        inputs[:, N_CONTEXTS + 3] = t["stretch_clip"][self.apm.interpolate(low, w)]
+        # The match model: how often a match of this length was right, pointed the way of the
+        # expected bit; 0 without a match or once it is contradicted.
+        self._match_agree = agree = self._match_prefix[k] == c0
+        self._match_slot = self._match_slots[k]
+        inputs[:, N_CONTEXTS + 1] = t["stretch16"][self.match_prob[self._match_slot]] * agree
         inputs[:, N_CONTEXTS + 2] = BIAS
         self._inputs = inputs
-        self._sets = np.empty((2, len(c0)), dtype=np.int64)
-        self._sets[0], self._sets[1] = set1, set2
-        dots = (inputs[None] * self.weights[self._sets]).sum(axis=2) >> 16
+        # The second mixer's weight set: the model's confidence (16 buckets), the bit position,
+        # and the match: none, short, long (over 15 bytes).
+        sets = self._sets
+        np.add(seen * 256, c0, out=sets[0])
+        np.add((s >> 8) * 24 + t["set2"][k], agree * self._match_class, out=sets[1])
+        dots = (inputs[None] * self.weights[sets]).sum(axis=2) >> 16
         self._mixed = _squash(dots)  # each mixer's own prediction, for its update
-        p = _squash((dots[0] + dots[1]) >> 1)
-        a = self.apm.refine(p, self._apm_contexts ^ c0)  # (2, lanes): c0 fills the low byte
+        s = stretch_table()[_squash((dots[0] + dots[1]) >> 1)] + 2048  # the final APMs
+        low = (self._apm_contexts ^ c0) * 33 + (s >> 7)
+        w = s & 127
+        np.add(low, w >> 6, out=index[1:])
+        a = self.apm.interpolate(low, w)
         return np.minimum(np.maximum((a[0] + a[1] + 1) >> 1, 1), 4095)
-
-    def _match_input(self, c0: np.ndarray) -> np.ndarray:
-        """Stretched p(1) from the match model: how often a match of this length was right,
-        pointed the way of the expected bit; 0 without a match or once it is contradicted."""
-        self._match_slot = None
-        if self._expected is None:
-            return np.zeros(len(c0), dtype=np.int64)
-        agree = (((self._expected | 256) >> (self._bit + 1)) == c0) & (self._match_length > 0)
-        expected_bit = (self._expected >> self._bit) & 1
-        slot = np.minimum(self._match_length, 15) * 2 + expected_bit
-        self._match_slot, self._match_agree = slot, agree
-        return np.where(agree, stretch_table()[self.match_prob[slot] >> 4], 0)
-
-    def _model_bit(self) -> np.ndarray:
-        if self._cumulative is None:
-            return np.full(len(self._c0), 2048, dtype=np.int64)
-        shift = self._bit
-        lo = (self._c0 - (1 << (7 - shift))) << (shift + 1)
-        rows = np.arange(len(lo))
-        c = self._cumulative
-        low, mid, high = c[rows, lo], c[rows, lo + (1 << shift)], c[rows, lo + (2 << shift)]
-        total = high - low
-        p = ((high - mid) * 4096 + total // 2) // np.maximum(total, 1)
-        return np.where(total > 0, np.minimum(np.maximum(p, 1), 4095), 2048)
 
     def update(self, bits: np.ndarray) -> None:
         """Learn from the coded bits (one per active lane) and move to the next bit."""
@@ -216,24 +253,22 @@ class Mixer:
             self.prob[taken] = 0
             self.count[taken] = 0
             np.maximum.at(self.check, taken, self._checks.ravel()[miss])
-        count = self._count.ravel()
-        delta = (((y << 16)[:, None] - self._p16).ravel() * _rates()[count]) >> 16
-        np.add.at(self.prob, idx, delta.astype(np.int32))
+        delta = (((y << 16)[:, None] - self._p16) * _rates()[self._count]) >> 16
+        np.add.at(self.prob, idx, delta.ravel().astype(np.int32))
         np.add.at(self.count, idx, _ONES[: len(idx)])
         # Lanes that hit one slot together may overshoot: clamp (the same value for each).
         self.prob[idx] = np.minimum(np.maximum(self.prob[idx], _P_LOW), _P_HIGH)
         self.count[idx] = np.minimum(self.count[idx], COUNT_LIMIT)
-        self.apm.update(y)
-        self.model_apm.update(y)
-        if self._match_slot is not None and self._match_agree.any():
-            slot = self._match_slot[self._match_agree]
-            target = y[self._match_agree] << 16
-            delta = (target - self.match_prob[slot]) >> MATCH_RATE
+        self.apm.update(self._apm_index, y)
+        agree = self._match_agree
+        if agree.any():
+            slot = self._match_slot[agree]
+            delta = ((y[agree] << 16) - self.match_prob[slot]) >> MATCH_RATE
             np.add.at(self.match_prob, slot, delta.astype(np.int32))
             self.match_prob[slot] = np.minimum(np.maximum(self.match_prob[slot], 64), 65472)
-        err = (y << 12)[None] - self._mixed
-        cells = (self._sets * N_INPUTS)[..., None] + np.arange(N_INPUTS)
-        grads = (self._inputs[None] * err[..., None]) >> MIX_SHIFT
+        err = (y << 12) - self._mixed
+        cells = (self._sets * N_INPUTS)[..., None] + self._cells
+        grads = (self._inputs * err[..., None]) >> MIX_SHIFT
         np.add.at(self.flat_weights, cells.ravel(), grads.ravel())
         self._c0 = self._c0 * 2 + y
         self._bit -= 1
