@@ -40,8 +40,10 @@ def tiny(request, tmp_path_factory) -> str:
     """A tiny denoiser with random weights everywhere (a fresh one's last layer is zero, which
     would make it the identity and test nothing), saved with its card."""
     torch.manual_seed(0)
-    model = Denoiser(DenoiserConfig(channels=request.param, width=8, depth=3))
-    torch.nn.init.normal_(model.body[-1].weight, std=0.05)
+    model = Denoiser(DenoiserConfig(channels=request.param, width=8, depth=4))
+    for block in model.blocks:
+        torch.nn.init.normal_(block.conv2.weight, std=0.05)
+    torch.nn.init.normal_(model.tail.weight, std=0.05)
     path = tmp_path_factory.mktemp("denoisers") / f"tiny{request.param}"
     save(model, path, {"description": "untrained test model"})
     return str(path) + ".safetensors"

@@ -34,7 +34,7 @@ def test_training_checkpoints_resume_and_ship(tmp_path):
     rng = np.random.default_rng(0)
     for i in range(3):
         Image.fromarray(rng.integers(0, 255, (48, 40, 3), dtype=np.uint8)).save(data / f"{i}.png")
-    out, tiny = tmp_path / "run", DenoiserConfig(channels=3, width=8, depth=3)
+    out, tiny = tmp_path / "run", DenoiserConfig(channels=3, width=8, depth=4)
     config = TrainConfig(batch=2, crop=32, steps=2, log_every=1)
     train([data], out, config, tiny, "cpu")
     state = json.loads((out / "state.json").read_text())

@@ -2,10 +2,16 @@
 solution for CNN based image denoising", IEEE TIP 2018), residual variant.
 
 The image is rearranged into four half-resolution sub-images (pixel unshuffle), a noise-level map
-joins them as one more channel, a plain stack of 3x3 convolutions with ReLU runs at half
-resolution (a quarter of the cost of full resolution for the same receptive field) and predicts
-the noise, which is subtracted from the input. The noise-level map is what makes one network
-serve every sigma, and lets the user turn denoising up or down.
+joins them as one more channel, a stack of 3x3 convolutions with ReLU runs at half resolution (a
+quarter of the cost of full resolution for the same receptive field) and predicts the noise,
+which is subtracted from the input. The noise-level map is what makes one network serve every
+sigma, and lets the user turn denoising up or down.
+
+Unlike FFDNet, the middle convolutions come in residual pairs (x + conv(relu(conv(x))), the
+second conv starting at zero) instead of with batch normalisation: on this project's CPU budget
+a plain stack of 12 convolutions without normalisation had not started to learn after 200 steps,
+batch normalisation doubled the cost of a step, and the residual pairs learn from the first
+steps at no extra cost.
 """
 
 import json
@@ -26,7 +32,7 @@ from aecodec.registry import load_state, read
 class DenoiserConfig:
     channels: int = 3  # 3 for colour, 1 for gray
     width: int = 64  # feature channels of the hidden layers
-    depth: int = 12  # 3x3 convolutions in all
+    depth: int = 12  # 3x3 convolutions in all: a head, (depth - 2) / 2 residual blocks, a tail
 
     @property
     def radius(self) -> int:
@@ -34,28 +40,45 @@ class DenoiserConfig:
         return 2 * self.depth + 1
 
 
+class ResidualBlock(nn.Module):
+    """conv-ReLU-conv plus the input: the identity path keeps a deep stack trainable without
+    normalisation layers; the second conv starts at zero, so the block starts as the identity."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(width, width, 3, padding=1)
+        self.conv2 = nn.Conv2d(width, width, 3, padding=1)
+        nn.init.kaiming_normal_(self.conv1.weight, nonlinearity="relu")
+        nn.init.zeros_(self.conv1.bias)
+        nn.init.zeros_(self.conv2.weight)
+        nn.init.zeros_(self.conv2.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.conv2(F.relu(self.conv1(x)))
+
+
 class Denoiser(nn.Module):
     def __init__(self, config: DenoiserConfig) -> None:
         super().__init__()
+        if config.depth < 2 or config.depth % 2:
+            raise ValueError(f"depth must be an even number of convolutions, not {config.depth}")
         self.config = config
         c, w = config.channels, config.width
-        layers: list[nn.Module] = [nn.Conv2d(4 * c + 1, w, 3, padding=1), nn.ReLU(inplace=True)]
-        for _ in range(config.depth - 2):
-            layers += [nn.Conv2d(w, w, 3, padding=1), nn.ReLU(inplace=True)]
-        layers.append(nn.Conv2d(w, 4 * c, 3, padding=1))
-        self.body = nn.Sequential(*layers)
-        for m in self.body:
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
-                nn.init.zeros_(m.bias)
-        nn.init.zeros_(self.body[-1].weight)  # start as the identity: the noisy input itself
+        self.head = nn.Conv2d(4 * c + 1, w, 3, padding=1)
+        self.blocks = nn.Sequential(*[ResidualBlock(w) for _ in range((config.depth - 2) // 2)])
+        self.tail = nn.Conv2d(w, 4 * c, 3, padding=1)
+        nn.init.kaiming_normal_(self.head.weight, nonlinearity="relu")
+        nn.init.zeros_(self.head.bias)
+        nn.init.normal_(self.tail.weight, std=1e-3)  # near the identity: the noisy input itself
+        nn.init.zeros_(self.tail.bias)
 
     def forward(self, x: Tensor, sigma: Tensor) -> Tensor:
         """x: (B, C, H, W) in [0, 1], H and W even; sigma: (B,) noise levels on the same scale.
         Returns the denoised image (not clamped)."""
         half = F.pixel_unshuffle(x - 0.5, 2)  # centred: no normalisation layers to do it
         level = sigma.view(-1, 1, 1, 1).to(half).expand(-1, 1, *half.shape[2:])
-        noise = F.pixel_shuffle(self.body(torch.cat([half, level], dim=1)), 2)
+        features = F.relu(self.head(torch.cat([half, level], dim=1)))
+        noise = F.pixel_shuffle(self.tail(F.relu(self.blocks(features))), 2)
         return x - noise
 
 
