@@ -176,7 +176,10 @@ def main() -> None:
     results = run(args)
     print(markdown(results, args.sets.split(","), args.sigmas))
     if args.json:
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
+        command = "python bench/denoise.py " + " ".join(sys.argv[1:])
+        record = {"command": command.strip(), "date": time.strftime("%Y-%m-%d"),
+                  "results": results}  # fmt: skip
+        args.json.write_text(json.dumps(record, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -207,8 +207,21 @@ def ship(out: Path, name: str, weights: Path, figures: dict | None = None) -> No
             "recipe": "sh recipes/denoise.sh",
         }
     )
-    if figures:
-        card["benchmark"] = figures
+    if figures:  # the model's own rows of a bench/denoise.py --json file
+        card["benchmark"] = {
+            "command": figures.get("command", "python bench/denoise.py"),
+            "date": figures.get("date"),
+            "psnr": {
+                method: {key: round(row["psnr"], 2) for key, row in rows.items()}
+                for method, rows in figures["results"].items()
+                if method.startswith("ours")
+            },
+            "seconds_per_image": {
+                method: {key: round(row["seconds"], 2) for key, row in rows.items()}
+                for method, rows in figures["results"].items()
+                if method.startswith("ours")
+            },
+        }
     weights.mkdir(parents=True, exist_ok=True)
     save(model, weights / name, card)
     print(f"shipped {out / 'latest'} (step {card['training']['steps']}) as {weights / name}")
@@ -220,6 +233,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, nargs="+", help="folders of clean training images")
     parser.add_argument("--ship", metavar="NAME", help="copy --out's latest into the package")
     parser.add_argument("--to", type=Path, default=Path(__file__).parents[1] / "weights")
+    parser.add_argument("--figures", type=Path, help="with --ship: bench/denoise.py --json output")
     parser.add_argument("--channels", type=int, choices=(1, 3), default=3)
     parser.add_argument("--width", type=int, default=DenoiserConfig.width)
     parser.add_argument("--depth", type=int, default=DenoiserConfig.depth)
@@ -230,7 +244,8 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args()
     if args.ship:
-        ship(args.out, args.ship, args.to)
+        figures = json.loads(args.figures.read_text()) if args.figures else None
+        ship(args.out, args.ship, args.to, figures)
         return
     if not args.data:
         parser.error("--data is required for training")
