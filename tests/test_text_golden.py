@@ -6,8 +6,11 @@ from pathlib import Path
 import pytest
 
 from aecodec.text import api
+from aecodec.text import format as fmt
 
-GOLDEN = Path(__file__).parent / "data" / "text-golden-v1.aet"
+DATA = Path(__file__).parent / "data"
+GOLDEN_V1 = DATA / "text-golden-v1.aet"  # written by format version 1 (length in the header)
+GOLDEN = DATA / "text-golden-v2.aet"  # version 2, as written now
 TEXT = (
     "A golden file pins the format and the shipped model together: if a change to the mixer,\r\n"
     "the tables or the weights moved a single probability, this text would no longer come back\r\n"
@@ -32,3 +35,11 @@ def test_golden_file_decodes_and_encodes_to_the_same_bytes():
     golden = GOLDEN.read_bytes()
     assert api.decompress(golden) == TEXT
     assert api.compress(TEXT) == golden
+
+
+def test_version_1_files_still_decode_and_hold_the_same_coded_stream():
+    old = GOLDEN_V1.read_bytes()
+    assert api.decompress(old) == TEXT
+    (header, old_blocks), (_, new_blocks) = fmt.unpack(old), fmt.unpack(GOLDEN.read_bytes())
+    assert header.version == 1 and (header.length, header.crc) == (len(TEXT), fmt.crc32(TEXT))
+    assert [b.payload for b in old_blocks] == [b.payload for b in new_blocks]

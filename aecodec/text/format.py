@@ -1,29 +1,37 @@
 """The .aet container: header, then blocks, each coded or stored (pure bytes, no torch).
 
-    magic "AET" | version u8 | model name: u8 length + ASCII | weights hash 8 bytes
-    | original length u64 | CRC-32 of the original u32 | block size u32
-    | CRC-32 of the header so far u32
-    | per block: kind u8 (0 stored, 1 coded) | lanes u16 | payload length u32 | payload
+Version 2, written from a stream (nothing in it needs the input's length in advance):
+
+    magic "AET" | version u8 = 2 | model name: u8 length + ASCII | weights hash 8 bytes
+    | block size u32 | CRC-32 of the header so far u32
+    | per block: kind u8 (0 stored, 1 coded) | lanes u16 | length u32 | payload length u32
+      | payload
+    | end: kind u8 = 255 | original length u64 | CRC-32 of the original u32
     | CRC-32 of everything before it u32
 
-All integers little-endian. The number of blocks and each block's length follow from the original
-length and the block size; a file ends with its own CRC-32 right after the last block (the
-range coder's last word has slack bits that decoding never reads: without it a flip there would
-go unnoticed). See docs/text-format.md.
+Version 1 (read only) had the original length and CRC in the header instead of an end record,
+and no length per block (each followed from the header). All integers little-endian. A file ends
+with its own CRC-32 (the range coder's last word has slack bits that decoding never reads:
+without it a flip there would go unnoticed). See docs/text-format.md.
 """
 
 import dataclasses
+import io
 import struct
 import zlib
+from collections.abc import Iterator
+from typing import BinaryIO
 
 from aecodec.errors import TextFormatError
 
 MAGIC = b"AET"
-VERSION = 1
-STORED, CODED = 0, 1
-_FIXED = struct.Struct("<QII")  # original length, CRC-32, block size
-_BLOCK = struct.Struct("<BHI")  # kind, lanes, payload length
-_CRC = struct.Struct("<I")
+VERSION = 2
+STORED, CODED, END = 0, 1, 255
+_FIXED_V1 = struct.Struct("<QII")  # original length, CRC-32, block size
+_BLOCK_V1 = struct.Struct("<BHI")  # kind, lanes, payload length
+_BLOCK = struct.Struct("<BHII")  # kind, lanes, length, payload length
+_END = struct.Struct("<QI")  # original length, CRC-32 of the original
+_U32 = struct.Struct("<I")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,85 +39,139 @@ class Block:
     kind: int
     lanes: int
     payload: bytes
+    length: int = 0  # bytes of the original it holds
 
 
 @dataclasses.dataclass(frozen=True)
 class Header:
-    model: str  # "" when every block is stored
+    model: str  # "" when every block is stored (version 1 only)
     weights_hash: bytes
-    length: int
+    length: int  # of the original; from the end record in version 2, -1 until it is read
     crc: int
     block_size: int
-
-    def block_lengths(self) -> list[int]:
-        full, rest = divmod(self.length, self.block_size)
-        return [self.block_size] * full + ([rest] if rest else [])
+    version: int = VERSION
 
 
-def crc32(data: bytes) -> int:
-    return zlib.crc32(data) & 0xFFFFFFFF
+def crc32(data: bytes, crc: int = 0) -> int:
+    return zlib.crc32(data, crc) & 0xFFFFFFFF
 
 
-def pack(header: Header, blocks: list[Block]) -> bytes:
-    name = header.model.encode("ascii")
-    if len(name) > 255 or len(header.weights_hash) != 8:
-        raise ValueError("a model name of at most 255 ASCII bytes and an 8-byte hash")
-    parts = [MAGIC, bytes([VERSION, len(name)]), name, header.weights_hash]
-    parts.append(_FIXED.pack(header.length, header.crc, header.block_size))
-    parts.append(_CRC.pack(crc32(b"".join(parts))))
-    for block in blocks:
-        parts += [_BLOCK.pack(block.kind, block.lanes, len(block.payload)), block.payload]
-    body = b"".join(parts)
-    return body + _CRC.pack(crc32(body))
+class Writer:
+    """Writes a version 2 file to `target` block by block, keeping the running CRCs."""
+
+    def __init__(self, target: BinaryIO, model: str, weights_hash: bytes, block_size: int):
+        name = model.encode("ascii")
+        if len(name) > 255 or len(weights_hash) != 8:
+            raise ValueError("a model name of at most 255 ASCII bytes and an 8-byte hash")
+        self.target, self.length, self.crc, self.file_crc = target, 0, 0, 0
+        head = MAGIC + bytes([VERSION, len(name)]) + name + weights_hash + _U32.pack(block_size)
+        self._write(head + _U32.pack(crc32(head)))
+
+    def block(self, block: Block, original: bytes) -> None:
+        self.length += len(original)
+        self.crc = crc32(original, self.crc)
+        head = _BLOCK.pack(block.kind, block.lanes, len(original), len(block.payload))
+        self._write(head)
+        self._write(block.payload)
+
+    def end(self) -> None:
+        self._write(bytes([END]) + _END.pack(self.length, self.crc))
+        self.target.write(_U32.pack(self.file_crc))
+
+    def _write(self, data: bytes) -> None:
+        self.file_crc = crc32(data, self.file_crc)
+        self.target.write(data)
+
+
+class Reader:
+    """Reads a file of either version from `source`: the header at once, then `blocks()`
+    yields each block checked for structure, and at the end checks the file's own CRC (after
+    which `header` holds the original's length and CRC)."""
+
+    def __init__(self, source: BinaryIO) -> None:
+        self.source, self.file_crc = source, 0
+        start = self._read(5, "header", magic=True)
+        if start[:3] != MAGIC:
+            raise TextFormatError("not an .aet file (no AET magic)")
+        version = start[3]
+        if version not in (1, VERSION):
+            raise TextFormatError(f"unsupported .aet version {version} (this reads 1 and 2)")
+        fixed = _FIXED_V1.size if version == 1 else _U32.size
+        rest = self._read(start[4] + 8 + fixed, "header")
+        header_crc = crc32(start + rest)
+        if header_crc != _U32.unpack(self._read(4, "header"))[0]:
+            raise TextFormatError("corrupted .aet header (its checksum differs)")
+        try:
+            model = rest[: start[4]].decode("ascii")
+        except UnicodeDecodeError:
+            raise TextFormatError("corrupted .aet header (model name is not ASCII)") from None
+        weights_hash, fixed = rest[start[4] : start[4] + 8], rest[start[4] + 8 :]
+        length, crc, block_size = (
+            _FIXED_V1.unpack(fixed) if version == 1 else (-1, 0, *_U32.unpack(fixed))
+        )
+        if block_size == 0:
+            raise TextFormatError("corrupted .aet header (block size 0)")
+        self.header = Header(model, weights_hash, length, crc, block_size, version)
+
+    def blocks(self) -> Iterator[Block]:
+        read = self._blocks_v1 if self.header.version == 1 else self._blocks_v2
+        yield from read()
+        expected = self.file_crc
+        if expected != _U32.unpack(self._read(4, "final checksum"))[0]:
+            raise TextFormatError("corrupted .aet file (its checksum differs)")
+        if self.source.read(1):
+            raise TextFormatError("corrupted .aet file (bytes after the last block)")
+
+    def _blocks_v1(self) -> Iterator[Block]:
+        full, rest = divmod(self.header.length, self.header.block_size)
+        count = full + (rest > 0)
+        for i in range(count):
+            length = self.header.block_size if i < full else rest
+            kind, lanes, size = _BLOCK_V1.unpack(self._read(_BLOCK_V1.size, "block header"))
+            _check_block(kind, lanes, size, length, self.header.model)
+            yield Block(kind, lanes, self._read(size, "block"), length)
+
+    def _blocks_v2(self) -> Iterator[Block]:
+        total, crc = 0, 0
+        while (kind := self._read(1, "block header")[0]) != END:
+            lanes, length, size = struct.unpack("<HII", self._read(_BLOCK.size - 1, "block header"))
+            if not 0 < length <= self.header.block_size:
+                raise TextFormatError("corrupted .aet file (a block's length)")
+            _check_block(kind, lanes, size, length, self.header.model)
+            block = Block(kind, lanes, self._read(size, "block"), length)
+            total += length
+            yield block
+        length, crc = _END.unpack(self._read(_END.size, "end record"))
+        if length != total:
+            raise TextFormatError("corrupted .aet file (its length differs from its blocks')")
+        self.header = dataclasses.replace(self.header, length=length, crc=crc)
+
+    def _read(self, size: int, what: str, magic: bool = False) -> bytes:
+        data = self.source.read(size)
+        if len(data) < size:
+            if magic and data[:3] != MAGIC[: len(data)]:
+                raise TextFormatError("not an .aet file (no AET magic)")
+            raise TextFormatError(f"truncated .aet file (its {what} is cut short)")
+        self.file_crc = crc32(data, self.file_crc)
+        return data
+
+
+def pack(model: str, weights_hash: bytes, block_size: int, blocks: list[tuple]) -> bytes:
+    """A whole file from (Block, original bytes) pairs."""
+    out = io.BytesIO()
+    writer = Writer(out, model, weights_hash, block_size)
+    for block, original in blocks:
+        writer.block(block, original)
+    writer.end()
+    return out.getvalue()
 
 
 def unpack(data: bytes) -> tuple[Header, list[Block]]:
-    """Header and blocks, checked for structure; the CRC is checked after decoding."""
-    data = memoryview(data)
-    if len(data) < 5 or bytes(data[:3]) != MAGIC:
-        raise TextFormatError("not an .aet file (no AET magic)")
-    if data[3] != VERSION:
-        raise TextFormatError(f"unsupported .aet version {data[3]} (this reads {VERSION})")
-    end = 5 + data[4]
-    crc_at = end + 8 + _FIXED.size
-    if len(data) < crc_at + _CRC.size:
-        raise TextFormatError("truncated .aet header")
-    if crc32(data[:crc_at]) != _CRC.unpack_from(data, crc_at)[0]:
-        raise TextFormatError("corrupted .aet header (its checksum differs)")
-    try:
-        model = bytes(data[5:end]).decode("ascii")
-    except UnicodeDecodeError:
-        raise TextFormatError("corrupted .aet header (model name is not ASCII)") from None
-    weights_hash = bytes(data[end : end + 8])
-    length, crc, block_size = _FIXED.unpack_from(data, end + 8)
-    if block_size == 0:
-        raise TextFormatError("corrupted .aet header (block size 0)")
-    header = Header(model, weights_hash, length, crc, block_size)
-    pos, blocks = crc_at + _CRC.size, []
-    for block_length in _lengths(header, len(data) - pos):
-        if len(data) < pos + _BLOCK.size:
-            raise TextFormatError("truncated .aet file (a block header is missing)")
-        kind, lanes, size = _BLOCK.unpack_from(data, pos)
-        pos += _BLOCK.size
-        if len(data) < pos + size:
-            raise TextFormatError("truncated .aet file (a block is cut short)")
-        _check_block(kind, lanes, size, block_length, model)
-        blocks.append(Block(kind, lanes, bytes(data[pos : pos + size])))
-        pos += size
-    if len(data) < pos + _CRC.size:
-        raise TextFormatError("truncated .aet file (its final checksum is missing)")
-    if pos + _CRC.size != len(data):
-        raise TextFormatError("corrupted .aet file (bytes after the last block)")
-    if crc32(data[:pos]) != _CRC.unpack_from(data, pos)[0]:
-        raise TextFormatError("corrupted .aet file (its checksum differs)")
-    return header, blocks
-
-
-def _lengths(header: Header, remaining: int) -> list[int]:
-    count = -(-header.length // header.block_size)
-    if count * _BLOCK.size > remaining:  # before building a list as long as a corrupted length
-        raise TextFormatError("truncated .aet file (fewer blocks than its length needs)")
-    return header.block_lengths()
+    """Header and blocks of a whole file, checked for structure and for the file's CRC; the
+    original's CRC is checked after decoding."""
+    reader = Reader(io.BytesIO(data))
+    blocks = list(reader.blocks())
+    return reader.header, blocks
 
 
 def _check_block(kind: int, lanes: int, size: int, length: int, model: str) -> None:
