@@ -1,5 +1,6 @@
 """aecodec.text: any bytes come back exactly, and a damaged .aet file is always refused."""
 
+import io
 import random
 
 import pytest
@@ -142,3 +143,50 @@ def test_a_file_names_its_model_by_registry_name_never_by_path(tmp_path, name, m
     packed = api.compress(text(4000), tiny_codec(name=name))
     with pytest.raises(ModelError, match="is not a model name|'evil' is not installed"):
         api.decompress(packed)
+
+
+class Trickle(io.RawIOBase):
+    """A pipe that hands out at most 7 bytes per read."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        return self.data.read(min(size, 7) if size >= 0 else 7)
+
+
+def test_streams_in_blocks_give_the_same_file_whatever_the_reads(codec, monkeypatch):
+    monkeypatch.setattr(api, "BLOCK_SIZE", 1000)
+    data = text(2000) + random.Random(5).randbytes(1600)
+    packed = api.compress(data, codec)
+    out = io.BytesIO()
+    assert api.compress_stream(Trickle(data), out, codec, workers=1) == len(data)
+    assert out.getvalue() == packed
+    assert [b["kind"] for b in api.info(packed)["blocks"]] == ["coded"] * 2 + ["stored"] * 2
+    restored = io.BytesIO()
+    assert api.decompress_stream(Trickle(packed), restored, codec, workers=1) == len(data)
+    assert restored.getvalue() == data
+
+
+def test_a_stream_cut_short_or_damaged_is_refused(codec, monkeypatch):
+    monkeypatch.setattr(api, "BLOCK_SIZE", 1000)
+    packed = api.compress(text(2500), codec)
+    with pytest.raises(TextFormatError, match="truncated"):
+        api.decompress_stream(io.BytesIO(packed[:-20]), io.BytesIO(), codec, workers=1)
+    damaged = bytearray(packed)
+    damaged[-10] ^= 4  # in the end record's length
+    with pytest.raises(TextFormatError):
+        api.decompress_stream(io.BytesIO(bytes(damaged)), io.BytesIO(), codec, workers=1)
+
+
+@pytest.mark.slow
+def test_the_file_is_the_same_with_one_and_two_worker_processes(codec, monkeypatch):
+    monkeypatch.setattr(api, "BLOCK_SIZE", 3000)
+    data = text(7000) + random.Random(6).randbytes(2000) + text(2000, seed=7)
+    packed = api.compress(data, codec, workers=1)
+    assert len(api.info(packed)["blocks"]) == 4
+    assert api.compress(data, codec, workers=2) == packed
+    assert api.decompress(packed, codec, workers=2) == data

@@ -21,9 +21,10 @@ from aecodec.text.model import PAD, ExactTextModel
 _BERNOULLI = constriction.stream.model.Bernoulli(perfect=False)
 MIN_LANE = 2048  # bytes per lane at least: a lane's first bytes have no context
 # A block long enough for 64 lanes of MIN_LANE takes up to 128 lanes of LONG_LANE bytes at least:
-# shorter lanes cost a little (alice29.txt: 1.8843 bpb in 64 lanes, 1.8850 in 96, 1.8884 in
-# 128; book1 2.0893 in 64, 2.0917 in 128) and more lanes share each step's numpy calls.
-LONG_LANE = 1184
+# more lanes share each step's numpy calls, and shorter lanes cost a little (coded stream alone:
+# alice29.txt 1.8814 bpb in 64 lanes, 1.8850 in 96, 1.8884 in 128; book1 2.0893 in 64, 2.0917
+# in 128). 1584 bytes keeps alice29.txt's cost under 0.2 % (96 lanes).
+LONG_LANE = 1584
 # The encoder knows every byte: it runs the model on about this many windows at once (steps
 # ahead of the mixer, times lanes), in a second thread while the mixer codes the batch before.
 AHEAD_WINDOWS = 1024

@@ -148,6 +148,8 @@ class Reader:
 
     def _read(self, size: int, what: str, magic: bool = False) -> bytes:
         data = self.source.read(size)
+        while len(data) < size and (more := self.source.read(size - len(data))):
+            data += more  # a pipe may hand out less than asked
         if len(data) < size:
             if magic and data[:3] != MAGIC[: len(data)]:
                 raise TextFormatError("not an .aet file (no AET magic)")
