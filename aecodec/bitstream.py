@@ -236,11 +236,13 @@ def unpack(data: bytes) -> tuple[Header, list[bytes]]:
 
 
 def describe(header: Header, payloads: list[bytes], total_size: int) -> dict:
-    """Every header field and the sizes that matter, in display order, for `aecodec info`."""
+    """Every header field and the sizes that matter, in display order, for `aecodec info`; a
+    stored file (`stored`: its pixels, no model) has `model` None and no payload fields."""
     if header.stored:
         return {
             "format_version": header.format_version,
-            "model": "none: the pixels are stored exactly",
+            "stored": True,
+            "model": None,
             "width": header.width,
             "height": header.height,
             "layout": header.layout,
@@ -252,6 +254,7 @@ def describe(header: Header, payloads: list[bytes], total_size: int) -> dict:
     payload_bytes = sum(len(p) for p in payloads)
     return {
         "format_version": header.format_version,
+        "stored": False,
         "model": header.model,
         "weights_hash": header.weights_hash.hex(),
         "quality": header.quality,

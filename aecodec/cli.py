@@ -125,7 +125,13 @@ class Commands(TyperGroup):
 def wing_commands(wing: Wing) -> dict[str, TyperCommand]:
     """The click commands that the wing's register(app) adds, under their names."""
     mounted = typer.Typer()
-    import_module(wing.module).register(mounted)
+    try:
+        module = import_module(wing.module)
+    except ImportError as error:  # an optional dependency of that wing (the web page's, say)
+        raise AecodecError(
+            f"the {wing.panel.lower()} commands cannot load: {error}; install what it names"
+        ) from None
+    module.register(mounted)
     group = typer.main.get_group(mounted)
     for command in group.commands.values():
         command.rich_help_panel = getattr(command, "rich_help_panel", None) or wing.panel
@@ -387,7 +393,8 @@ def info(
         header, payloads = bitstream.unpack(data)
         facts = bitstream.describe(header, payloads, len(data))
         lines = [f"{name(source)}:"] if len(files) > 1 else []
-        lines += [f"{key:>16}: {value}" for key, value in facts.items()]
+        shown = {**facts, "model": facts["model"] or "none (the pixels are stored exactly)"}
+        lines += [f"{key:>16}: {value}" for key, value in shown.items() if key != "stored"]
         lines.append(f"{'checksums':>16}: {_checksums(header)} verified")
         return Done("\n".join(lines), facts, len(data))
 

@@ -97,17 +97,16 @@ def targets(inputs: list[Path], output: str | None, rename: Callable[[Path], Pat
         if is_terminal(sys.stdout):
             raise UsageError("-o - would write binary data to the terminal; redirect it: > FILE")
         return [STDIO]
+    folder = None  # where the outputs go, created once the plan is known to work
     if output is None:
         found = [rename(p) for p in inputs]
     elif output.endswith(("/", os.sep)) or Path(output).is_dir() or len(inputs) > 1:
         folder = Path(output)
         if folder.exists() and not folder.is_dir():
-            raise UsageError(f"-o {output}: several inputs need a folder, and {folder} is a file")
-        folder.mkdir(parents=True, exist_ok=True)
+            raise UsageError(f"-o {output}: {folder} is a file, not a folder for the outputs")
         found = [folder / rename(p).name for p in inputs]
     else:
-        Path(output).parent.mkdir(parents=True, exist_ok=True)
-        found = [Path(output)]
+        folder, found = Path(output).parent, [Path(output)]
     seen: dict[Path, Path] = {}
     for source, target in zip(inputs, found, strict=True):
         if target in seen:
@@ -115,6 +114,11 @@ def targets(inputs: list[Path], output: str | None, rename: Callable[[Path], Pat
         if target == source:
             raise UsageError(f"{source} would be overwritten by its own result; give -o")
         seen[target] = source
+    if folder is not None:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise AecodecError(f"cannot create the folder {folder}: {error.strerror}") from None
     return found
 
 

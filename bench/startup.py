@@ -1,12 +1,13 @@
 """Start-up time of each `aecodec` command, as a user meets it: a fresh process per run.
 
-    python bench/startup.py [--runs 7] [--commands help,info,models]
+    python bench/startup.py [--runs 7] [--commands help,info,models] [--source DIR]
 
 Each command runs `--runs` times in a new process (the installed `aecodec` script beside this
-Python, else `python -m aecodec`) and the table gives the median wall time, the fastest run, and
-whether the process imported torch (`python -X importtime` of one more run). Commands that code
-an image use a 64x64 PNG and the shipped default model, so their time is start-up plus a little
-work. A failing command is shown with its exit status (an older aecodec may lack an option).
+Python, else `python -m aecodec`; with `--source`, `python -m aecodec` from that checkout, such
+as an earlier commit's `git worktree`) and the table gives the median wall time, the fastest
+run, and whether the process imported torch (`python -X importtime` of one more run). Commands
+that code an image use a 64x64 PNG and the shipped default model, so their time is start-up
+plus a little work. A failing command shows its exit status (an older aecodec may lack one).
 """
 
 import argparse
@@ -43,14 +44,21 @@ def commands(work: Path) -> dict[str, list[str]]:
     }
 
 
+SOURCE: Path | None = None  # a checkout to run instead of the installed aecodec (--source)
+
+
 def entry() -> list[str]:
     script = Path(sys.executable).parent / "aecodec"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "aecodec"]
+    if SOURCE is None and script.exists():
+        return [str(script)]
+    return [sys.executable, "-m", "aecodec"]
 
 
 def time_once(args: list[str]) -> tuple[float, int]:
     start = time.perf_counter()
-    done = subprocess.run([*entry(), *args], capture_output=True, cwd=ROOT, env=_env(), check=False)
+    done = subprocess.run(
+        [*entry(), *args], capture_output=True, cwd=SOURCE or ROOT, env=_env(), check=False
+    )
     return time.perf_counter() - start, done.returncode
 
 
@@ -59,7 +67,7 @@ def imports_torch(args: list[str]) -> bool:
     code = "import sys; sys.argv[0] = 'aecodec'; from aecodec.cli import main; main()"
     done = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", code, *args],
-        capture_output=True, text=True, cwd=ROOT, env=_env(), check=False,
+        capture_output=True, text=True, cwd=SOURCE or ROOT, env=_env(), check=False,
     )  # fmt: skip
     return any(re.search(r"\|\s*torch$", line.rstrip()) for line in done.stderr.splitlines())
 
@@ -68,6 +76,8 @@ def _env() -> dict[str, str]:
     env = dict(os.environ)
     env.pop("AECODEC_MODELS", None)  # the shipped models only, as a new user has them
     env.setdefault("OMP_NUM_THREADS", "1")
+    if SOURCE is not None:
+        env["PYTHONPATH"] = str(SOURCE)
     return env
 
 
@@ -75,7 +85,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7, help="runs per command (median)")
     parser.add_argument("--commands", help="comma-separated names of the table's rows")
+    parser.add_argument("--source", type=Path, help="run `python -m aecodec` from this checkout")
     args = parser.parse_args()
+    global SOURCE
+    SOURCE = args.source.resolve() if args.source else None
     work = Path(tempfile.mkdtemp(prefix="aecodec-startup-"))
     try:
         rng = np.random.default_rng(0)
@@ -83,7 +96,10 @@ def main() -> None:
         Image.fromarray(pixels).save(work / "a.png")
         table = commands(work)
         chosen = args.commands.split(",") if args.commands else list(table)
-        print(f"# {' '.join(entry())}; median of {args.runs} runs; {time.strftime('%Y-%m-%d')}")
+        where = f" in {SOURCE}" if SOURCE else ""
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        print(f"# {' '.join(entry())}{where}; median of {args.runs} runs; load {load}; "
+              f"{time.strftime('%Y-%m-%d %H:%M')}")  # fmt: skip
         print("| command | median s | fastest s | torch imported | exit |")
         print("|---|---:|---:|---|---:|")
         for name in chosen:

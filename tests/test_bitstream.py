@@ -302,7 +302,7 @@ def test_stored_pixels_round_trip_raw_or_deflated_with_metadata(layout):
         assert payloads[0] == pixels and header.layout == layout
         assert header.has_metadata == bool(metadata)
         info = describe(header, payloads, len(data))
-        assert info["model"].startswith("none") and info["total_bytes"] == len(data)
+        assert info["stored"] and info["model"] is None and info["total_bytes"] == len(data)
 
 
 def test_every_single_byte_corruption_of_a_stored_file_is_detected():

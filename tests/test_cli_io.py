@@ -44,10 +44,10 @@ def test_several_inputs_never_write_one_file_twice(cli, tiny_codec, photos, tmp_
     done = cli("compress", photos[0], twin, "--weights", tiny_codec, "-o", tmp_path / "out/")
     assert done.returncode == 2
     assert done.stderr.startswith(f"error: {photos[0]} and {twin} would both be written to ")
-    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    assert not (tmp_path / "out").exists()  # refused before anything was made
     (tmp_path / "file").write_text("x")
     done = cli("compress", *photos, "--weights", tiny_codec, "-o", tmp_path / "file")
-    assert done.returncode == 2 and "is a file" in done.stderr
+    assert done.returncode == 2 and f"{tmp_path / 'file'} is a file, not a folder" in done.stderr
 
 
 def test_a_pipe_through_compress_and_decompress(cli, tiny_codec, photos):
@@ -145,7 +145,9 @@ def test_a_one_pixel_image_costs_21_bytes_and_comes_back_exact(cli, photos, tmp_
     assert "21 bytes" in done.stdout and "pixels stored exactly" in done.stdout
     assert done.stdout.rstrip().endswith("exact")
     assert dot.with_suffix(".aec").stat().st_size == 21
-    assert "none: the pixels are stored exactly" in cli("info", dot.with_suffix(".aec")).stdout
+    assert (
+        "model: none (the pixels are stored exactly)" in cli("info", dot.with_suffix(".aec")).stdout
+    )
     back = cli("decompress", dot.with_suffix(".aec"), "-o", tmp_path / "back.png")
     assert back.returncode == 0, back.stderr
     with Image.open(tmp_path / "back.png") as image:

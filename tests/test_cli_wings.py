@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from aecodec.cli import WINGS, app, wing_commands
+from aecodec.cli import WINGS, Wing, app, wing_commands
 
 ROOT = Path(__file__).parent.parent
 GOLDEN = ROOT / "tests" / "data" / "golden-v2-hyperprior-sc-joint.aec"
@@ -42,6 +42,17 @@ def test_a_wing_command_runs_through_the_top_command_line(cli):
     assert "mnist-conv" in cli("autoencoders").stdout
     done = cli("text", "info", "-", "-")
     assert done.returncode == 2 and done.stderr.endswith("(see 'aecodec text --help')\n")
+
+
+def test_a_wing_that_cannot_load_says_so_in_one_line(cli, monkeypatch):
+    broken = Wing("aecodec.no_such_wing", "Web", {"serve": "Serve the page."})
+    monkeypatch.setattr("aecodec.cli.WINGS", [*WINGS, broken])
+    assert "Serve the page." in cli("--help").stdout
+    done = cli("serve")
+    assert done.returncode == 1 and done.stderr == (
+        "error: the web commands cannot load: No module named 'aecodec.no_such_wing'; "
+        "install what it names\n"
+    )
 
 
 def test_models_lists_every_kind_from_the_cards_alone(cli, tiny_codec, monkeypatch):
