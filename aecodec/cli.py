@@ -20,7 +20,8 @@ from typing import Annotated
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from aecodec import __version__, bitstream
+import aecodec
+from aecodec import bitstream
 from aecodec.errors import AecodecError, TargetUnreachable, UsageError
 from aecodec.options import (
     STDIO,
@@ -164,7 +165,8 @@ Strip = Annotated[
 
 def _version(value: bool) -> None:
     if value:
-        print(f"aecodec {__version__} (reads .aec format versions 1 to {bitstream.FORMAT_VERSION})")
+        formats = f".aec format versions 1 to {bitstream.FORMAT_VERSION}"
+        print(f"aecodec {aecodec.__version__} (reads {formats})")
         raise typer.Exit()
 
 
