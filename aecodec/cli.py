@@ -180,12 +180,6 @@ def _main(
     """The options before a command."""
 
 
-def _report(quiet: bool, verbose: bool, json_output: bool, output: str | None = None) -> Report:
-    if json_output and output == "-":
-        raise UsageError("--json and -o - cannot be used together: both write standard output")
-    return Report(quiet, verbose, json_output)
-
-
 @app.command(rich_help_panel=CODEC)
 def compress(
     images: Annotated[
@@ -228,7 +222,7 @@ def compress(
     json_output: Json = False,
 ) -> None:
     """Compress images to .aec files."""
-    report = _report(quiet, verbose, json_output, output)
+    report = Report.of(quiet, verbose, json_output, output)
     size_bytes = _target(quality, bpp, size, closest)
     quality = 75.0 if quality is None else quality
 
@@ -342,7 +336,7 @@ def decompress(
     """Decode .aec files to images (format from the output's extension)."""
     from aecodec.image import output_format
 
-    report = _report(quiet, verbose, json_output, output)
+    report = Report.of(quiet, verbose, json_output, output)
     suffix = "." + (format or "png").lower().lstrip(".")
     outputs = targets(files, output, lambda p: p.with_suffix(suffix))
     for target in outputs:

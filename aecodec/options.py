@@ -61,6 +61,13 @@ class Report:
         if self.quiet and self.verbose:
             raise UsageError("--quiet and --verbose cannot be used together")
 
+    @classmethod
+    def of(cls, quiet: bool, verbose: bool, json: bool, output: str | None = None) -> "Report":
+        """The report a command's options ask for; `-o -` leaves no room for JSON lines."""
+        if json and output == "-":
+            raise UsageError("--json and -o - cannot be used together: both write standard output")
+        return cls(quiet, verbose, json)
+
 
 @dataclass
 class Done:

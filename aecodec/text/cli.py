@@ -54,12 +54,6 @@ def _codec(model: str, weights: Path | None):
     return api.load_model(weights=weights) if weights else model or None
 
 
-def _report(quiet: bool, verbose: bool, json_output: bool, output: str | None) -> Report:
-    if json_output and output == "-":
-        raise UsageError("--json and -o - cannot be used together: both write standard output")
-    return Report(quiet, verbose, json_output)
-
-
 @app.command()
 def compress(
     inputs: Inputs,
@@ -72,7 +66,7 @@ def compress(
     json_output: Json = False,
 ) -> None:
     """Compress each file to FILE.aet (bits per byte and speed on one line each)."""
-    report = _report(quiet, verbose, json_output, output)
+    report = Report.of(quiet, verbose, json_output, output)
 
     def work(source: Path, target: Path, warn) -> Done:
         from aecodec.text import api
@@ -106,7 +100,7 @@ def decompress(
     json_output: Json = False,
 ) -> None:
     """Restore the exact bytes of each FILE.aet (to FILE without .aet, or FILE.out)."""
-    report = _report(quiet, verbose, json_output, output)
+    report = Report.of(quiet, verbose, json_output, output)
 
     def work(source: Path, target: Path, warn) -> Done:
         from aecodec.text import api
