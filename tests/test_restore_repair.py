@@ -18,7 +18,7 @@ from aecodec.image import save_picture
 from aecodec.restore.repair import api
 from aecodec.restore.repair.cli import register
 from aecodec.restore.repair.masks import KINDS, SCRATCH_COVER, mixed
-from aecodec.restore.repair.model import RepairConfig, RepairNet, push_pull
+from aecodec.restore.repair.model import RepairConfig, RepairNet, push_pull, smooth_edges
 from tests.conftest import smooth_image
 
 TINY = RepairConfig(widths=[4, 8], dilations=[2])
@@ -276,7 +276,10 @@ def test_an_untrained_network_returns_the_push_pull_fill(net):
     fresh = RepairNet(TINY)
     x, mask = torch.rand(1, 3, 24, 32), torch.zeros(1, 1, 24, 32)
     mask[..., 4:12, 8:20] = 1
-    assert torch.allclose(fresh(x, mask), push_pull(x * (1 - mask), 1 - mask, TINY.sweeps))
+    known = 1 - mask
+    smooth = push_pull(x * known, known, TINY.sweeps)
+    smooth = smooth_edges(smooth, x * known, known, TINY.edge_sweeps)
+    assert torch.allclose(fresh(x, mask), smooth)
 
 
 def test_the_smooth_fill_restores_a_gradient_under_a_scratch_within_one_level():
@@ -285,3 +288,14 @@ def test_the_smooth_fill_restores_a_gradient_under_a_scratch_within_one_level():
     known[..., :, 30:33] = 0  # a 3-pixel scratch across the gradient
     filled = push_pull(ramp * known, known, sweeps=8)
     assert (filled - ramp).abs().max() * 255 < 1
+
+
+def test_biharmonic_sweeps_carry_the_curvature_of_a_profile_across_a_scratch():
+    t = torch.linspace(-1, 1, 64)
+    curve = (0.5 + 0.3 * t**2).expand(1, 3, 48, 64).clone()
+    known = torch.ones(1, 1, 48, 64)
+    known[..., :, 38:41] = 0
+    harmonic = push_pull(curve * known, known, sweeps=8)
+    refined = smooth_edges(harmonic, curve * known, known, sweeps=10)
+    assert (refined - curve).abs().max() < 0.9 * (harmonic - curve).abs().max()
+    assert torch.equal(refined * known, curve * known)
