@@ -127,9 +127,10 @@ class ExactTextModel:
     def probabilities(self, windows: np.ndarray) -> np.ndarray:
         """(N, context) uint8 windows -> (N, 256) int64 weights, round(2**16 * exp(-gap))."""
         rows = torch.from_numpy(windows).long() + self._shift
-        acc = (F.embedding_bag(rows, self.bag, mode="sum") + self.b1).numpy()
-        h = np.clip(acc, 0, ACT_MAX).astype(np.int32)  # integers below 2**24: exact
-        h = np.maximum(_requant(self.fc2(h)), 0)
+        acc = F.embedding_bag(rows, self.bag, mode="sum").add_(self.b1).clamp_(0, ACT_MAX)
+        h = acc.int().numpy()  # integers below 2**24: exact
+        h = _requant(self.fc2(h))
+        np.maximum(h, 0, out=h)
         logits = _requant(self.head(h))
         gap = np.minimum(logits.max(axis=1, keepdims=True) - logits, EXP_RANGE)
         return exp_table()[gap]
@@ -183,7 +184,8 @@ def _fixed(t: Tensor, bits: int) -> np.ndarray:
 
 def _requant(acc: np.ndarray) -> np.ndarray:
     """floor(acc / 2**FW), clamped (an arithmetic shift floors)."""
-    return np.clip(acc >> FW, -ACT_MAX_INT, ACT_MAX_INT)
+    acc >>= FW
+    return np.minimum(np.maximum(acc, -ACT_MAX_INT, out=acc), ACT_MAX_INT, out=acc)
 
 
 def _check(fan_in: int, w: np.ndarray, a: np.ndarray | None, b) -> None:
