@@ -6,10 +6,12 @@ scratches, irregular 10-20 %, irregular 20-30 %, 64x64 boxes), drawn from a gene
 same holes and keeps the other pixels; PSNR (RGB, 8-bit) and MS-SSIM are on the whole image, as
 is usual in the inpainting literature, and averaged over the images. The baselines run in the
 same process: OpenCV's Telea (2004) and Navier-Stokes (Bertalmio et al. 2001) inpainting, radius
-3, and scikit-image's biharmonic inpainting (split into regions). Time is the wall-clock time of
-filling one image (model loading excluded), with torch's default threads, on a machine whose
-cores other work may share (the load average is printed); below the table, one image's best and
-median of 5 runs, and its CPU time on one thread (the cost of the work, whatever else runs).
+3, and scikit-image's biharmonic inpainting (split into regions); beside them, the network's
+parameter-free starting fill alone, to show what the learned part adds. Time is the wall-clock
+time of filling one image (model loading excluded), with torch's default threads, on a machine
+whose cores other work may share (the load average is printed); below the table, one image's
+best and median of 5 runs, and its CPU time on one thread (the cost of the work, whatever else
+runs).
 
     python bench/repair.py                                  # all 24 images, ~15 minutes
     python bench/repair.py --limit 4                        # a quick look
@@ -35,6 +37,7 @@ from aecodec.image import find_images, read_rgb
 from aecodec.metrics import ms_ssim, psnr
 from aecodec.restore.repair.api import DEFAULT_MODEL, fill, load_repairer
 from aecodec.restore.repair.masks import KINDS
+from aecodec.restore.repair.model import push_pull, smooth_edges
 from aecodec.restore.zoo import REPAIRERS
 
 CROPS = [
@@ -53,6 +56,20 @@ def opencv(flag: int):
 def biharmonic(rgb: np.ndarray, holes: np.ndarray) -> np.ndarray:
     out = inpaint_biharmonic(rgb, holes, channel_axis=-1, split_into_regions=True)
     return np.where(holes[..., None], np.clip(out * 255, 0, 255).round(), rgb).astype(np.uint8)
+
+
+def smooth_fill(config):
+    """The network's starting point alone: what the learned correction adds is the difference."""
+
+    def method(rgb: np.ndarray, holes: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(rgb).permute(2, 0, 1)[None].float().div(255)
+        known = torch.from_numpy(~holes)[None, None].float()
+        y = push_pull(x * known, known, config.sweeps)
+        y = smooth_edges(y, x * known, known, config.edge_sweeps)
+        out = (y[0].permute(1, 2, 0) * 255).round().clamp(0, 255).to(torch.uint8).numpy()
+        return np.where(holes[..., None], out, rgb)
+
+    return method
 
 
 def mask_for(kind: int, index: int, shape: tuple[int, int], seed: int) -> np.ndarray:
@@ -168,6 +185,7 @@ def main() -> None:
     net = load_repairer(weights)
     methods = {
         f"{weights.stem} (ours)": lambda rgb, holes: fill(net, rgb, holes),
+        "its smooth fill alone": smooth_fill(net.config),
         "OpenCV Telea": opencv(cv2.INPAINT_TELEA),
         "OpenCV Navier-Stokes": opencv(cv2.INPAINT_NS),
         "scikit-image biharmonic": biharmonic,
