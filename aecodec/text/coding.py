@@ -20,21 +20,18 @@ from aecodec.text.model import PAD, ExactTextModel
 
 _BERNOULLI = constriction.stream.model.Bernoulli(perfect=False)
 MIN_LANE = 2048  # bytes per lane at least: a lane's first bytes have no context
-# A block long enough for 64 lanes of MIN_LANE takes up to 128 lanes of LONG_LANE bytes at least:
-# more lanes share each step's numpy calls, and shorter lanes cost a little (coded stream alone:
-# alice29.txt 1.8814 bpb in 64 lanes, 1.8850 in 96, 1.8884 in 128; book1 2.0893 in 64, 2.0917
-# in 128). 1584 bytes keeps alice29.txt's cost under 0.2 % (96 lanes).
-LONG_LANE = 1584
+# At most 64 lanes: more share each step's numpy calls (128 lanes code about 15 % faster)
+# but cost more than 0.3 % on some files (coded stream alone, 64 -> 96 lanes: alice29.txt
+# +0.19 %, news +0.31 %; 64 -> 128: book2 +0.29 %, news +0.41 %).
+MAX_LANES = 64
 # The encoder knows every byte: it runs the model on about this many windows at once (steps
 # ahead of the mixer, times lanes), in a second thread while the mixer codes the batch before.
 AHEAD_WINDOWS = 1024
 
 
 def lane_count(length: int) -> int:
-    """Lanes for a block: as many as give MIN_LANE bytes each, 1 to 64, then as many as give
-    LONG_LANE bytes each, up to 128."""
-    lanes = max(1, min(64, length // MIN_LANE))
-    return max(lanes, min(128, length // LONG_LANE)) if lanes == 64 else lanes
+    """Lanes for a block: as many as give MIN_LANE bytes each, 1 to MAX_LANES."""
+    return max(1, min(MAX_LANES, length // MIN_LANE))
 
 
 class _Lanes:
