@@ -15,6 +15,7 @@ out=${OUT:-$HOME/runs/repair}
 train=(python -m aecodec.restore.repair.train --out "$out" --minutes 42 --batch 8 --crop 128
        --lr 7e-4 --seed 0 --threads 1 --checkpoint-minutes 5 --portable checkpoints/repair)
 if [ "${1:-}" = ship ]; then
+  mkdir -p aecodec/restore/weights
   exec python -m aecodec.restore.repair.train --out "$out" \
     --ship aecodec/restore/weights/repair-unet --recipe "bash recipes/repair.sh"
 fi
