@@ -88,6 +88,24 @@ WINGS = [
         "Text",
         {"text": "Learned lossless text compression (.aet files): compress, decompress, info."},
     ),
+    Wing(
+        "aecodec.restore.denoise.cli",
+        "Restore",
+        {"denoise": "Remove Gaussian noise from photos (colour or gray), with a trained network."},
+    ),
+    Wing(
+        "aecodec.restore.repair.cli",
+        "Restore",
+        {"repair": "Fill the masked (or transparent) pixels of a picture with plausible content."},
+    ),
+    Wing(
+        "aecodec.web.cli",
+        "Web page",
+        {
+            "serve": "Serve a local web page to compare codecs side by side, compress and restore "
+            "pictures."
+        },
+    ),
 ]
 
 
@@ -422,7 +440,7 @@ def models(json_output: Json = False) -> None:
 # slow; each registry should live beside light code (see docs/cli.md).
 REGISTRIES = {
     "codec models": ("aecodec.zoo", "MODELS"),
-    "autoencoders": ("aecodec.family.zoo", "MODELS"),
+    "autoencoders": ("aecodec.family.cards", "MODELS"),
     "text models": ("aecodec.text.api", "MODELS"),
     "denoisers": ("aecodec.restore.zoo", "DENOISERS"),
     "repairers": ("aecodec.restore.zoo", "REPAIRERS"),

@@ -44,12 +44,12 @@ def test_a_wing_command_runs_through_the_top_command_line(cli):
 
 
 def test_a_wing_that_cannot_load_says_so_in_one_line(cli, monkeypatch):
-    broken = Wing("aecodec.no_such_wing", "Web", {"serve": "Serve the page."})
+    broken = Wing("aecodec.no_such_wing", "Extras", {"render": "Render a picture."})
     monkeypatch.setattr("aecodec.cli.WINGS", [*WINGS, broken])
-    assert "Serve the page." in cli("--help").stdout
-    done = cli("serve")
+    assert "Render a picture." in cli("--help").stdout
+    done = cli("render")
     assert done.returncode == 1 and done.stderr == (
-        "error: the web commands cannot load: No module named 'aecodec.no_such_wing'; "
+        "error: the extras commands cannot load: No module named 'aecodec.no_such_wing'; "
         "install what it names\n"
     )
 

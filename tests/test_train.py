@@ -186,7 +186,7 @@ def test_the_train_command_can_retrain_only_the_entropy_model(photos, tmp_path, 
     monkeypatch.setattr(sys, "argv", ["aecodec", *map(str, args)])
     with pytest.raises(SystemExit) as done:
         main()
-    assert done.value.code == 1  # --init is missing
+    assert done.value.code == 2  # --init is missing: a usage error
     monkeypatch.setattr(sys, "argv", ["aecodec", *map(str, args), "--init", tmp_path / "source"])
     with pytest.raises(SystemExit) as done:
         main()

@@ -16,11 +16,10 @@ from torch import nn
 
 from aecodec import registry
 from aecodec.errors import ModelError
+from aecodec.family.cards import MODELS
 from aecodec.family.models import VAE, ConvAE, ConvConfig, DenseAE, DenseConfig, VAEConfig
 
-SHIPPED = Path(__file__).parent / "weights"
 FAMILIES = {"dense": (DenseAE, DenseConfig), "conv": (ConvAE, ConvConfig), "vae": (VAE, VAEConfig)}
-MODELS = registry.Registry("autoencoder", SHIPPED, frozenset(FAMILIES))
 
 
 @dataclass

@@ -30,7 +30,7 @@ def serve(
         int, typer.Option("--max-pixels", help="Refuse larger images (pixels).")
     ] = 50_000_000,
     workers: Annotated[
-        int, typer.Option(min=0, help="Pictures coded at once [default: 2, or 1 on one core].")
+        int, typer.Option(min=0, help="Pictures coded at once \\[default: 2, or 1 on one core].")
     ] = 0,
     queue: Annotated[
         int, typer.Option(min=1, help="Jobs running or waiting; beyond, the page is told to retry.")
