@@ -212,6 +212,18 @@ def compress(
             show_default=False,
         ),
     ] = None,
+    effort: Annotated[
+        int,
+        typer.Option(
+            "-e",
+            "--effort",
+            min=0,
+            max=9,
+            help="0 to 9: higher encodes slower for a smaller file at the same quality; any "
+            "effort's file decodes as fast \\[default: 0].",
+            show_default=False,
+        ),
+    ] = 0,
     model: Annotated[
         str, typer.Option("-m", "--model", help="Model name (see `aecodec models`).")
     ] = DEFAULT_MODEL,
@@ -254,7 +266,7 @@ def compress(
         try:
             result = codec.compress_picture(
                 picture, quality, model, weights=weights, bpp=bpp, size=size_bytes, strip=strip,
-                max_pixels=max_pixels, closest=closest,
+                max_pixels=max_pixels, closest=closest, effort=effort,
             )  # fmt: skip
         except TargetUnreachable as error:
             raise TargetUnreachable(f"{error}; --closest writes that file anyway") from None
@@ -268,7 +280,7 @@ def compress(
         if header.stored:
             line += "  pixels stored exactly"
         else:
-            facts |= {"model": header.model, "quality": header.quality}
+            facts |= {"model": header.model, "quality": header.quality, "effort": effort}
             if bpp is not None or size_bytes is not None or verbose:
                 line += f"  quality {header.quality:g}"
             if verbose:

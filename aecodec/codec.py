@@ -26,6 +26,7 @@ from PIL import Image
 from aecodec import bitstream
 from aecodec.errors import BitstreamError, ModelError, OutOfMemory, TargetUnreachable
 from aecodec.image import Picture, check_pixels, read_picture, to_pil
+from aecodec.models import refine
 from aecodec.models.hyperprior import Hyperprior
 from aecodec.nn.synthesis64 import Float64Synthesis
 from aecodec.nn.tiling import tiled
@@ -70,6 +71,7 @@ def compress(
     max_pixels: int | None = None,
     strip: bool = False,
     closest: bool = False,
+    effort: int = 0,
 ) -> bytes:
     """An image (path, bytes of an image file, PIL image or array) as the bytes of an .aec file.
 
@@ -78,11 +80,12 @@ def compress(
     `quality` to get the best file that fits that budget; TargetUnreachable if none does, unless
     `closest` (then the smallest file). Images over `max_pixels` (default
     image.DEFAULT_MAX_PIXELS) are refused before they are decoded. The image's ICC profile, EXIF
-    and XMP travel in the file unless `strip`."""
+    and XMP travel in the file unless `strip`. `effort` 1 to 9 spends more encoding time on a
+    smaller file for the same quality (models.refine); every effort's files decode alike."""
     picture = read_picture(image, max_pixels)
     return compress_picture(
         picture, quality, model, weights=weights, bpp=bpp, size=size, strip=strip,
-        max_pixels=max_pixels, closest=closest,
+        max_pixels=max_pixels, closest=closest, effort=effort,
     ).data  # fmt: skip
 
 
@@ -97,8 +100,10 @@ def compress_picture(
     strip: bool = False,
     max_pixels: int | None = None,
     closest: bool = False,
+    effort: int = 0,
 ) -> Compressed:
     """compress() of a Picture, with the header, the model's estimate and the warnings."""
+    steps = refine.steps_for(effort)  # ValueError outside 0..9
     h, w = picture.rgb.shape[:2]
     check_pixels(w, h, "the image", max_pixels, Hyperprior.stride)  # the area the model works on
     block = b"" if strip else bitstream.pack_metadata(picture.metadata)  # b"": flags stay 0
@@ -119,13 +124,18 @@ def compress_picture(
             "letters, digits, '.', '_' and '-' (at most 64)"
         )
     y = analyse(loaded.model, picture.rgb)
+    x = torch.from_numpy(picture.rgb).permute(2, 0, 1)[None].float().div(255) if steps else None
 
-    def encode(q: float) -> Compressed:
-        return _encode(loaded, picture, y, q, block)
+    def encode(q: float, steps: int = 0) -> Compressed:
+        return _encode(loaded, picture, y, q, block, x, steps)
 
     if target is not None:
-        return _fit(encode, target, closest)
-    coded = encode(bitstream.quantize_quality(quality))
+        # The quality is searched with the plain encoder (one refinement costs as much as the
+        # whole search); the refined file at that quality is kept if it fits too.
+        fitted = _fit(encode, target, closest)
+        refined = encode(fitted.header.quality, steps) if steps else fitted
+        return refined if len(refined.data) <= target else fitted
+    coded = encode(bitstream.quantize_quality(quality), steps)
     return stored if stored and len(stored.data) <= len(coded.data) else coded
 
 
@@ -151,9 +161,17 @@ def analyse(net: Hyperprior, rgb: np.ndarray) -> torch.Tensor:
 
 
 def _encode(
-    loaded: LoadedModel, picture: Picture, y: torch.Tensor, quality: float, block: bytes
+    loaded: LoadedModel,
+    picture: Picture,
+    y: torch.Tensor,
+    quality: float,
+    block: bytes,
+    x: torch.Tensor | None = None,
+    steps: int = 0,
 ) -> Compressed:
-    coded = loaded.model.compress(y, quality)  # nearest tables: format 2
+    """The file of y at a quality; with `steps`, of y refined for the picture x too, whichever
+    costs less (models.refine)."""
+    coded = refine.compress(loaded.model, x, y, quality, steps)  # nearest tables: format 2
     payloads = list(coded.strings)
     if picture.alpha is not None:
         payloads.append(_png(picture.alpha))

@@ -1,8 +1,10 @@
 """Encoder effort: latents refined for each image, decoded by the unchanged decoder."""
 
+import numpy as np
 import pytest
 import torch
 
+import aecodec
 from aecodec.codec import analyse
 from aecodec.image import read_picture
 from aecodec.models import refine
@@ -48,3 +50,33 @@ def test_efforts_take_more_steps_as_they_rise():
     assert steps[0] == 0 and steps == sorted(steps) and len(set(steps)) == 10
     with pytest.raises(ValueError, match="effort must be between 0 and 9"):
         refine.steps_for(10)
+
+
+@pytest.mark.parametrize("effort", [1, 9])
+def test_every_effort_writes_files_the_plain_decoder_reads_at_no_higher_cost(tiny_model, effort):
+    image = smooth_image(64, 48)
+    net = load_model(weights=tiny_model).model
+
+    def cost(data: bytes) -> float:
+        decoded = np.asarray(aecodec.decompress(data, weights=tiny_model), dtype=np.float64)
+        mse = np.mean((decoded - np.asarray(image, dtype=np.float64)) ** 2) / 255**2
+        return 8 * len(data) / (64 * 48) + net.rd_lambda(40) * 255**2 * mse
+
+    plain = aecodec.compress(image, 40, weights=tiny_model)
+    effortful = aecodec.compress(image, 40, weights=tiny_model, effort=effort)
+    assert cost(effortful) <= cost(plain) + 1e-6
+
+
+def test_an_effort_outside_0_to_9_is_refused(tiny_model):
+    with pytest.raises(ValueError, match="effort must be between 0 and 9"):
+        aecodec.compress(smooth_image(64, 64), 40, weights=tiny_model, effort=10)
+
+
+def test_the_command_line_takes_an_effort_from_0_to_9(cli, image_path, tiny_model, tmp_path):
+    packed = tmp_path / "photo.aec"
+    done = cli("compress", image_path, "--weights", tiny_model, "-e", "3", "-o", packed)
+    assert done.returncode == 0, done.stderr
+    done = cli("decompress", packed, "--weights", tiny_model, "-o", tmp_path / "b.png")
+    assert done.returncode == 0, done.stderr
+    done = cli("compress", image_path, "--weights", tiny_model, "--effort", "10")
+    assert done.returncode == 2 and "'--effort'" in done.stderr and "9" in done.stderr

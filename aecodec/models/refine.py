@@ -26,7 +26,7 @@ from aecodec.models.hyperprior import Hyperprior
 # quantisation steps: the gains put every quality's y on a grid of 1).
 TAU_START, TAU_END = 0.2, 0.05
 LEARNING_RATE = 0.005
-STEPS = (0, 2, 4, 6, 8, 12, 16, 20, 30, 40)  # per effort 0..9
+STEPS = (0, 5, 10, 15, 20, 25, 30, 35, 40, 50)  # per effort 0..9: below 5, nothing gained
 EPSILON = 1e-5
 
 
@@ -42,12 +42,13 @@ def compress(net: Hyperprior, x: Tensor, y: Tensor, quality: float, steps: int) 
 
 @torch.no_grad()
 def rd_cost(net: Hyperprior, x: Tensor, coded: CodedLatent, quality: float) -> float:
-    """Bits per pixel of the coded strings + lambda * 255^2 * MSE of the picture they decode to
-    (the training loss, with the real file's bits)."""
+    """Bits per pixel of the coded strings + lambda * 255^2 * MSE of the 8-bit picture they
+    decode to (the training loss, with the real file's bits and pixels)."""
     _, inverse_gain = net.gains(quality)
     pixels = x.shape[2] * x.shape[3]
     bits = 8 * sum(len(s) for s in coded.strings)
-    mse = F.mse_loss(_crop(net.g_s(coded.y_hat * inverse_gain).clamp(0, 1), x), x)
+    decoded = torch.round(net.g_s(coded.y_hat * inverse_gain).clamp(0, 1) * 255) / 255
+    mse = F.mse_loss(_crop(decoded, x), x)
     return bits / pixels + net.rd_lambda(quality) * 255**2 * float(mse)
 
 
