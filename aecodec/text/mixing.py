@@ -96,7 +96,8 @@ class APM:
 
     def __init__(self, contexts: int) -> None:
         buckets = squash_table()[np.clip((np.arange(33) - 16) * 128, -2047, 2047) + 2047]
-        self.table = np.tile(buckets * 16, contexts).astype(np.int32)
+        self.table = np.empty(contexts * 33, dtype=np.int32)
+        self.table.reshape(contexts, 33)[:] = buckets * 16
 
     def interpolate(self, low: np.ndarray, w: np.ndarray) -> np.ndarray:
         """(t[low] * (128 - w) + t[low + 1] * w) >> 11, written with one product fewer."""

@@ -12,8 +12,9 @@ Two faces, as the image codec's models have: `TextModel.forward` gives float log
 that its type holds exactly (checked when the model is frozen), so the result is the same whatever
 the BLAS, its blocking or thread count. The embedding bag sums integers in float32 below 2**24; the
 two dense layers multiply 7-bit digits of their integer operands in int8 with int32 sums
-(`torch._int_mm`, about 6 times as fast as the float64 products of the same integers, which give
-the same numbers and stand in where torch lacks it).
+(`torch._int_mm`: the product itself about 6 times as fast as float64 products of the same
+integers, the whole layer about twice; float64 products give the same numbers and stand in where
+torch lacks it).
 The softmax takes its exponentials from an integer table built with `decimal` (correctly rounded).
 """
 
