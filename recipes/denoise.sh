@@ -10,11 +10,11 @@
 #   DATA=../shared/data
 # The learning rate is 1e-3, then 1e-4 after 75 % and 1e-5 after 93 % of MINUTES of training;
 # resuming with a larger MINUTES restarts it at 1e-3 until 75 % of the new length.
-# The shipped model: MINUTES=60, then the same run resumed with MINUTES=130 (its card says how
-# far it got: steps and hours). Ship with
+# The shipped model: MINUTES=50, then the same run resumed with MINUTES=110 (its card says how
+# far it got: steps and hours, and the recipe of that checkpoint). Ship with
 #   python -m aecodec.restore.denoise.train --out "$OUT" --ship denoise-rgb
 set -eu
-minutes=${1:-60}
+minutes=${1:-50}
 out=${OUT:-$HOME/runs/denoise}
 data=${DATA:-../shared/data}
 mkdir -p "$out"

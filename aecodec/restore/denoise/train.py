@@ -204,7 +204,7 @@ def ship(out: Path, name: str, weights: Path, figures: dict | None = None) -> No
             "not_trained_on": "Kodak and BSDS500 val (the evaluation images; BSD68 is in val)",
             "date": time.strftime("%Y-%m-%d"),
             "device": "CPU, one thread at nice 19 on a shared 2-core machine",
-            "recipe": "sh recipes/denoise.sh",
+            "recipe": _recipe(card["training"]["train_config"]["minutes"]),
         }
     )
     if figures:  # the model's own rows of a bench/denoise.py --json file
@@ -225,6 +225,17 @@ def ship(out: Path, name: str, weights: Path, figures: dict | None = None) -> No
     weights.mkdir(parents=True, exist_ok=True)
     save(model, weights / name, card)
     print(f"shipped {out / 'latest'} (step {card['training']['steps']}) as {weights / name}")
+
+
+def _recipe(minutes: float | None) -> str:
+    """The commands that made the shipped model: a first schedule of FIRST_MINUTES, then the
+    same run resumed with a longer one (recipes/denoise.sh)."""
+    if minutes is None or minutes == FIRST_MINUTES:
+        return f"sh recipes/denoise.sh {FIRST_MINUTES:g}"
+    return f"sh recipes/denoise.sh {FIRST_MINUTES:g}; sh recipes/denoise.sh {minutes:g} (resumed)"
+
+
+FIRST_MINUTES = 50.0  # the shipped run's first schedule, before it was resumed with a longer one
 
 
 def main() -> None:
