@@ -89,9 +89,10 @@ def coders(names: list[str], model: str | None, workers: int = 1) -> dict:
 
 
 def _aet(api, codec, workers: int) -> tuple:
+    extra = {"workers": workers} if workers > 1 else {}  # one worker: any version of the API
     return (
-        lambda d: api.compress(d, codec, workers=workers),
-        lambda d: api.decompress(d, codec, workers=workers),
+        lambda d: api.compress(d, codec, **extra),
+        lambda d: api.decompress(d, codec, **extra),
     )
 
 
@@ -199,7 +200,7 @@ def main() -> None:
             enc, dec = enc + t_enc, dec + t_dec
             print(f"{coder[0]} {f}: {sizes[f]:.3f} bpb", file=sys.stderr, flush=True)
         total = sum(len(d) for d in data.values()) / 1e6
-        speeds = [f"{total / t:.3f}" for t in (*enc, *dec)]
+        speeds = [f"{total / t:.4g}" for t in (*enc, *dec)]
         rows.append((coder[0], sizes, *speeds))
     classic = [row[1] for row in rows if not row[0].startswith("**")]
     if classic:
