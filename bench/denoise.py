@@ -127,19 +127,38 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def markdown(results: dict, sets: list[str], sigmas: list[int]) -> str:
+    """PSNR per set and sigma, and seconds per image: over all cells, and on Kodak (768x512)."""
     keys = [f"{s}/{g}" for s in sets for g in sigmas]
-    head = "| method | " + " | ".join(f"{k.replace('/', ' σ')}" for k in keys) + " | s/image |"
-    lines = [head, "|---" * (len(keys) + 2) + "|"]
+    head = "| method | " + " | ".join(f"{k.replace('/', ' σ')}" for k in keys)
+    lines = [head + " | s/image | s/Kodak image |", "|---" * (len(keys) + 3) + "|"]
     for name, row in results.items():
+        present = [k for k in keys if k in row]
+        if not present:
+            continue
         cells = [f"{row[k]['psnr']:.2f}" if k in row else "" for k in keys]
-        seconds = np.mean([row[k]["seconds"] for k in keys if k in row])
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {seconds:.2f} |")
+        seconds = np.mean([row[k]["seconds"] for k in present])
+        kodak = [row[k]["seconds"] for k in present if k.startswith("Kodak/")]
+        timing = f"{seconds:.2f} | " + (f"{np.mean(kodak):.2f}" if kodak else "")
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {timing} |")
     for name, published in PUBLISHED.items():
         row = {f"{s}/{g}": value for (s, g), value in published.items()}
         cells = [f"{row[k]:.2f}" if k in row else "" for k in keys]
         if any(cells):
-            lines.append(f"| {name} | " + " | ".join(cells) + " | |")
+            lines.append(f"| {name} | " + " | ".join(cells) + " | | |")
     return "\n".join(lines)
+
+
+def merged_table(paths: list[Path], sets: list[str], sigmas: list[int]) -> str:
+    """One table of the rows of several --json files (a row's cells from every file that has
+    them), and the commands and dates they came from."""
+    results: dict[str, dict] = {}
+    for path in paths:
+        record = json.loads(path.read_text())
+        for method, row in record["results"].items():
+            results.setdefault(method, {}).update(row)
+    notes = [f"`{json.loads(p.read_text())['command']}` ({json.loads(p.read_text())['date']})"
+             for p in paths]  # fmt: skip
+    return markdown(results, sets, sigmas) + "\n\nMeasured by " + ", ".join(notes) + "."
 
 
 def write_crops(folder: Path, data: Path, seed: int) -> None:
@@ -166,7 +185,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--crops", type=Path, help="only write the docs' crops into this folder")
+    parser.add_argument("--table", type=Path, nargs="+", help="only print a table of --json files")
     args = parser.parse_args()
+    if args.table:
+        print(merged_table(args.table, args.sets.split(","), args.sigmas))
+        return
     if args.crops:
         write_crops(args.crops, args.data, args.seed)
         return
