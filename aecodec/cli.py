@@ -453,7 +453,7 @@ def models(json_output: Json = False) -> None:
 REGISTRIES = {
     "codec models": ("aecodec.zoo", "MODELS"),
     "autoencoders": ("aecodec.family.cards", "MODELS"),
-    "text models": ("aecodec.text.api", "MODELS"),
+    "text models": ("aecodec.text.cards", "MODELS"),
     "denoisers": ("aecodec.restore.zoo", "DENOISERS"),
     "repairers": ("aecodec.restore.zoo", "REPAIRERS"),
 }

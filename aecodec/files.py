@@ -11,7 +11,9 @@ import os
 import re
 import secrets
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from aecodec.errors import AecodecError, OutputExists
 
@@ -33,6 +35,18 @@ def atomic_write(path: Path, data: bytes, force: bool = False) -> None:
     Without `force`, an existing file is refused; a file that appears between that check and the
     final rename is still replaced (the check is for users, not a lock).
     """
+    with atomic_file(path, force) as file:
+        try:
+            file.write(data)
+        except OSError as error:  # a full disk, say
+            raise _cannot_write(path, error) from error
+
+
+@contextlib.contextmanager
+def atomic_file(path: Path, force: bool = False) -> Iterator[BinaryIO]:
+    """A file to stream `path`'s content into: put in place when the block ends, removed if it
+    raises, so that readers see the old file or the whole new one (as atomic_write). Errors in
+    the block pass as they are; those of creating, syncing and renaming say they are ours."""
     path = Path(path)
     check_output(path, force)
     if path.parent.resolve() not in _tidied:  # once per folder: a batch writes many files there
@@ -40,26 +54,31 @@ def atomic_write(path: Path, data: bytes, force: bool = False) -> None:
         _tidied.add(path.parent.resolve())
     # Same folder as the target, so os.replace is a rename within one file system (atomic).
     temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
-    created = False
     try:
         # O_EXCL never reuses a stranger's file; 0o666 lets the umask decide, as open() would
         # (mkstemp would leave the output readable by its owner only).
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-        fd = os.open(temp, flags, 0o666)
-        created = True
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
+        file = os.fdopen(os.open(temp, flags, 0o666), "wb")
+    except OSError as error:
+        raise _cannot_write(path, error) from error
+    written = False
+    try:
+        with file:
+            yield file
+            written = True
             file.flush()
             os.fsync(file.fileno())
         os.replace(temp, path)
     except BaseException as error:
-        if created:
-            temp.unlink(missing_ok=True)
-        if isinstance(error, OSError):
-            reason = error.strerror or str(error)
-            raise AecodecError(f"cannot write {path}: {reason}") from error
+        temp.unlink(missing_ok=True)
+        if written and isinstance(error, OSError):
+            raise _cannot_write(path, error) from error
         raise
     _sync_folder(path.parent)
+
+
+def _cannot_write(path: Path, error: OSError) -> AecodecError:
+    return AecodecError(f"cannot write {path}: {error.strerror or error}")
 
 
 TEMP_SUFFIX = ".aecodec-tmp"

@@ -14,12 +14,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, BinaryIO
 
 import typer
 
 from aecodec.errors import AecodecError, UsageError
-from aecodec.files import atomic_write, check_output
+from aecodec.files import atomic_file, atomic_write, check_output
 
 STDIO = Path("-")  # as an input, standard input; as an output, standard output
 
@@ -139,6 +139,45 @@ def read_input(path: Path) -> bytes:
         raise AecodecError(f"cannot read {path}: it is a folder") from None
     except OSError as error:
         raise AecodecError(f"cannot read {path}: {error.strerror or error}") from None
+
+
+@contextmanager
+def input_stream(path: Path) -> Iterator[BinaryIO]:
+    """An input file opened for reading, or standard input for `-` (for streaming work)."""
+    if path == STDIO:
+        yield sys.stdin.buffer
+        return
+    try:
+        file = open(path, "rb")  # noqa: SIM115 (closed below, after the caller's block)
+    except IsADirectoryError:
+        raise AecodecError(f"cannot read {path}: it is a folder") from None
+    except OSError as error:
+        raise AecodecError(f"cannot read {path}: {error.strerror or error}") from None
+    with file:
+        yield file
+
+
+@contextmanager
+def output_stream(path: Path, force: bool) -> Iterator["Counted"]:
+    """A result streamed to a file put in place when the block ends (files.atomic_file), or to
+    standard output for `-`; `.count` says how many bytes went out."""
+    if path == STDIO:
+        yield Counted(sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+    else:
+        with atomic_file(path, force) as file:
+            yield Counted(file)
+
+
+class Counted:
+    """A writable stream that counts the bytes written through it (pipes cannot tell())."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream, self.count = stream, 0
+
+    def write(self, data: bytes) -> int:
+        self.count += len(data)
+        return self.stream.write(data)
 
 
 def check_target(path: Path, force: bool) -> None:

@@ -25,13 +25,11 @@ import torch
 from safetensors.torch import save as save_torch
 
 from aecodec.errors import ModelError, TextFormatError
-from aecodec.registry import Registry
 from aecodec.text import format as fmt
+from aecodec.text.cards import MODELS, WEIGHTS  # noqa: F401 (the wing's registry)
 from aecodec.text.coding import decode_block, encode_block, lane_count
 from aecodec.text.model import ExactTextModel, TextModel, load
 
-WEIGHTS = Path(__file__).parent / "weights"
-MODELS = Registry("text model", WEIGHTS, frozenset({"window-mlp"}))
 DEFAULT_MODEL = "text-mlp-v1"
 BLOCK_SIZE = 1 << 20
 NO_HASH = bytes(8)

@@ -1,18 +1,21 @@
 """`aecodec text ...`: compress, decompress and inspect .aet files; thin over aecodec.text.api.
 
 Mounted by the top command line with `register(app)` as `aecodec text`. `-` reads standard
-input or writes standard output; files are never overwritten without --force and are written
-atomically. The per-file loop, --json, --quiet and --verbose are the codec's own
-(aecodec.options). Bad input ends with one error line per file and exit status 1.
+input or writes standard output; files stream through in blocks (memory bounded whatever their
+size), are never overwritten without --force and are put in place atomically. The per-file
+loop, --json, --quiet and --verbose are the codec's own (aecodec.options). Bad input ends with
+one error line per file and exit status 1.
 """
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from aecodec.errors import UsageError
+from aecodec.errors import AecodecError, UsageError
 from aecodec.options import (
     STDIO,
     Done,
@@ -25,11 +28,12 @@ from aecodec.options import (
     Weights,
     arrow,
     check_target,
+    input_stream,
     name,
+    output_stream,
     read_input,
     run,
     targets,
-    write_output,
 )
 
 app = typer.Typer(
@@ -72,17 +76,18 @@ def compress(
         from aecodec.text import api
 
         check_target(target, force)
-        data = read_input(source)
+        codec = _codec(model, weights)
         start = time.perf_counter()
-        coded = api.compress(data, _codec(model, weights))
+        with _streaming(source, target), input_stream(source) as data:
+            with output_stream(target, force) as coded:
+                length = api.compress_stream(data, coded, codec)
         seconds = time.perf_counter() - start
-        write_output(target, coded, force)
-        bpb = 8 * len(coded) / len(data) if data else 0.0
-        rate = len(data) / seconds / 1e3 if seconds else 0.0
-        sizes = f"{len(data):,} -> {len(coded):,} bytes"
+        bpb = 8 * coded.count / length if length else 0.0
+        rate = length / seconds / 1e3 if seconds else 0.0
+        sizes = f"{length:,} -> {coded.count:,} bytes"
         line = f"{arrow(source, target)}: {sizes}, {bpb:.3f} bpb, {rate:.1f} KB/s"
-        facts = {"bytes_in": len(data), "bytes": len(coded), "bits_per_byte": round(bpb, 4)}
-        return Done(line, facts, len(data), len(coded))
+        facts = {"bytes_in": length, "bytes": coded.count, "bits_per_byte": round(bpb, 4)}
+        return Done(line, facts, length, coded.count)
 
     outputs = targets(inputs, output, lambda p: p.with_name(p.name + ".aet"))
     run(inputs, outputs, work, report)
@@ -106,11 +111,13 @@ def decompress(
         from aecodec.text import api
 
         check_target(target, force)
-        coded = read_input(source)
-        data = api.decompress(coded, _codec(model, weights))
-        write_output(target, data, force)
-        line = f"{arrow(source, target)}: {len(data):,} bytes"
-        return Done(line, {"bytes": len(data)}, len(coded), len(data))
+        codec = _codec(model, weights)
+        with _streaming(source, target), input_stream(source) as coded:
+            with output_stream(target, force) as data:
+                length = api.decompress_stream(coded, data, codec)
+            size = coded.tell() if coded.seekable() else 0
+        line = f"{arrow(source, target)}: {length:,} bytes"
+        return Done(line, {"bytes": length}, size, length)
 
     outputs = targets(inputs, output, _restored_name)
     run(inputs, outputs, work, report)
@@ -136,6 +143,16 @@ def info(inputs: Inputs, json_output: Json = False, quiet: Quiet = False) -> Non
     if STDIO in inputs and len(inputs) > 1:
         raise UsageError("- (standard input) must be the only input")
     run(inputs, [None] * len(inputs), work, Report(quiet, False, json_output), summary=False)
+
+
+@contextmanager
+def _streaming(source: Path, target: Path) -> Iterator[None]:
+    """A read or write that fails mid-stream (a full disk, an I/O error) as one error line."""
+    try:
+        yield
+    except OSError as error:
+        reason = error.strerror or error
+        raise AecodecError(f"cannot code {source} into {target}: {reason}") from None
 
 
 def _restored_name(path: Path) -> Path:
