@@ -8,10 +8,11 @@
 #   OUT=~/runs/denoise   the run's folder: run the same command again to resume it
 #   FROM=checkpoints/denoise   start OUT from the committed checkpoint (a new machine)
 #   DATA=../shared/data
-# The learning rate is 1e-3, then 1e-4 after 75 % and 1e-5 after 93 % of MINUTES of training;
-# resuming with a larger MINUTES restarts it at 1e-3 until 75 % of the new length.
-# The shipped model: MINUTES=50, then the same run resumed with MINUTES=110 (its card says how
-# far it got: steps and hours, and the recipe of that checkpoint). Ship with
+#   LR=1e-4              the base learning rate (default 1e-3; a resumed run keeps its own)
+# The learning rate is LR, then LR/10 after 75 % and LR/100 after 93 % of MINUTES of training.
+# The shipped model: MINUTES=50; then the same run resumed with LR=1e-4 MINUTES=200 (fine-tuning
+# at the rate it had dropped to), shipped wherever it had got to (its card says: steps, hours
+# and the recipe of that checkpoint). Ship with
 #   python -m aecodec.restore.denoise.train --out "$OUT" --ship denoise-rgb
 set -eu
 minutes=${1:-50}
@@ -22,4 +23,4 @@ if [ -n "${FROM:-}" ] && [ ! -e "$out/state.json" ]; then
   cp "$FROM"/* "$out/"
 fi
 exec nice -n 19 python -m aecodec.restore.denoise.train --out "$out" --minutes "$minutes" \
-  --data "$data/photos" "$data/bsds500/train" "$data/bsds500/test"
+  ${LR:+--lr "$LR"} --data "$data/photos" "$data/bsds500/train" "$data/bsds500/test"

@@ -199,12 +199,13 @@ def _describe(config: DenoiserConfig) -> str:
 def ship(out: Path, name: str, weights: Path, figures: dict | None = None) -> None:
     """Copy OUT's latest checkpoint into `weights` as NAME, its card completed."""
     model, card = load(out / "latest.safetensors")
+    config = card["training"]["train_config"]
     card["training"].update(
         {
             "not_trained_on": "Kodak and BSDS500 val (the evaluation images; BSD68 is in val)",
             "date": time.strftime("%Y-%m-%d"),
             "device": "CPU, one thread at nice 19 on a shared 2-core machine",
-            "recipe": _recipe(card["training"]["train_config"]["minutes"]),
+            "recipe": _recipe(config["minutes"], config["lr"]),
         }
     )
     if figures:  # the model's own rows of a bench/denoise.py --json file
@@ -227,12 +228,13 @@ def ship(out: Path, name: str, weights: Path, figures: dict | None = None) -> No
     print(f"shipped {out / 'latest'} (step {card['training']['steps']}) as {weights / name}")
 
 
-def _recipe(minutes: float | None) -> str:
+def _recipe(minutes: float | None, lr: float) -> str:
     """The commands that made the shipped model: a first schedule of FIRST_MINUTES, then the
     same run resumed with a longer one (recipes/denoise.sh)."""
     if minutes is None or minutes == FIRST_MINUTES:
         return f"sh recipes/denoise.sh {FIRST_MINUTES:g}"
-    return f"sh recipes/denoise.sh {FIRST_MINUTES:g}; sh recipes/denoise.sh {minutes:g} (resumed)"
+    return (f"sh recipes/denoise.sh {FIRST_MINUTES:g}; LR={lr:g} sh recipes/denoise.sh {minutes:g} "
+            "(the same run resumed)")  # fmt: skip
 
 
 FIRST_MINUTES = 50.0  # the shipped run's first schedule, before it was resumed with a longer one
@@ -250,6 +252,7 @@ def main() -> None:
     parser.add_argument("--depth", type=int, default=DenoiserConfig.depth)
     parser.add_argument("--steps", type=int, help="schedule length in steps")
     parser.add_argument("--minutes", type=float, help="schedule length in minutes")
+    parser.add_argument("--lr", type=float, help=f"base learning rate [{TrainConfig.lr}]")
     parser.add_argument("--batch", type=int, default=TrainConfig.batch)
     parser.add_argument("--crop", type=int, default=TrainConfig.crop)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -267,6 +270,8 @@ def main() -> None:
         config.minutes = args.minutes if args.minutes is not None else config.minutes
     if args.steps is not None:
         config.steps = args.steps
+    if args.lr is not None:  # e.g. a resumed run going on at the rate it had dropped to
+        config.lr = args.lr
     model_config = DenoiserConfig(args.channels, args.width, args.depth)
     train(args.data, args.out, config, model_config, args.device)
 
