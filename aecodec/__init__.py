@@ -3,9 +3,11 @@
 import aecodec
 data = aecodec.compress("photo.png", quality=75)   # bytes of an .aec file
 image = aecodec.decompress(data)                    # a PIL image
+clean = aecodec.denoise("noisy.png")                # noise level estimated; sigma=25 to set it
+whole = aecodec.repair("scan.png", "scratches.png") # white in the mask is filled
 """
 
-__all__ = ["compress", "decompress", "load_model", "available_models"]
+__all__ = ["compress", "decompress", "load_model", "available_models", "denoise", "repair"]
 __version__ = "0.1.0"
 
 # Where each public name lives. They are imported on first use (PEP 562): importing torch takes
@@ -15,6 +17,8 @@ _PUBLIC = {
     "decompress": "aecodec.codec",
     "load_model": "aecodec.zoo",
     "available_models": "aecodec.zoo",
+    "denoise": "aecodec.restore.denoise.api",
+    "repair": "aecodec.restore.repair.api",
 }
 
 
