@@ -33,9 +33,13 @@ MARKER = re.compile(r"<!-- readme: parse-only \((.+?)\) -->")
 SETUP = ("python3 -m venv", ". .venv/bin/activate", "pip install")
 SUITE = ("ruff ", "python -m pytest")
 SEPARATORS = {"&&", "||", "|", ";"}
-# What the README's commands read, made in every folder they run in: its photos, a file of a
-# larger image, a text, a model saved by path, and ../shared (the data the README names).
-FIXTURES = "photo.png, other.png, big.aec, book.txt, runs/mine/model.safetensors"
+# What the README's commands read, made in every folder they run in: its photos (one noisy, one
+# with a transparent hole, and a mask of scratches), a file of a larger image, a text, a model
+# saved by path, and ../shared (the data the README names).
+FIXTURES = (
+    "photo.png, other.png, noisy.png, cutout.png, scratches.png, big.aec, book.txt, "
+    "runs/mine/model.safetensors"
+)
 
 
 def blocks(text: str) -> list[tuple[str, str, str | None, int]]:
@@ -157,8 +161,18 @@ def fixtures(tmp_path_factory) -> Path:
 
     folder = tmp_path_factory.mktemp("readme") / "work"
     (folder / "runs" / "mine").mkdir(parents=True)
-    Image.fromarray(smooth_image(64, 96, seed=1)).save(folder / "photo.png")
+    photo = smooth_image(64, 96, seed=1)
+    Image.fromarray(photo).save(folder / "photo.png")
     Image.fromarray(smooth_image(48, 64, seed=2)).save(folder / "other.png")
+    noise = np.random.default_rng(1).normal(0, 25, photo.shape)
+    noisy = np.clip(photo + noise, 0, 255).round().astype(np.uint8)
+    Image.fromarray(noisy).save(folder / "noisy.png")
+    scratches = np.zeros(photo.shape[:2], np.uint8)
+    scratches[20:22, 10:80] = scratches[5:60, 40:42] = 255
+    Image.fromarray(scratches).save(folder / "scratches.png")
+    alpha = np.full(photo.shape[:2], 255, np.uint8)
+    alpha[24:40, 30:50] = 0
+    Image.fromarray(np.dstack([photo, alpha])).save(folder / "cutout.png")
     (folder / "big.aec").write_bytes(aecodec.compress(smooth_image(80, 120, seed=3)))
     rng = np.random.default_rng(0)
     words = ["the", "codec", "a", "of", "image", "model", "and", "bits", "to", "learned"]
