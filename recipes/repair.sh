@@ -6,13 +6,13 @@
 # budget, one CPU thread (or a GPU when there is one), holes of all four kinds of
 # aecodec/restore/repair/masks.py.
 #
-#   bash recipes/repair.sh            # train (re-running it resumes from $OUT/checkpoint.pt)
+#   bash recipes/repair.sh            # train (re-running it resumes from $OUT/checkpoint.safetensors)
 #   bash recipes/repair.sh ship       # write the latest checkpoint as the shipped model + card
 #   bash recipes/repair.sh more       # a second stage: carry on at 7e-5 up to 100 minutes in all
 #   bash recipes/repair.sh ship-more  # ship after the second stage (its card names both stages)
 #   python bench/repair.py --card aecodec/restore/weights/repair-unet.json   # measure, record
 #
-# On a new machine training resumes from checkpoints/repair/checkpoint.pt (the model, step, time
+# On a new machine training resumes from checkpoints/repair/checkpoint.safetensors (the model, step, time
 # and crop sampler, without Adam's moments, which start afresh).
 set -eu
 out=${OUT:-$HOME/runs/repair}

@@ -35,7 +35,7 @@ def test_training_resumes_where_it_stopped_and_ships_a_loadable_repairer(
     train.train(config(tmp_path, steps=4))  # the same run, carried on to step 4
     log = (tmp_path / "run/log.csv").read_text().splitlines()
     assert log[: len(first)] == first and log[-1].startswith("4,")
-    assert (tmp_path / "portable/checkpoint.pt").is_file()
+    assert (tmp_path / "portable/checkpoint.safetensors").is_file()
     name = tmp_path / "repair-tiny"
     train.ship(tmp_path / "run", name, "the recipe")
     card = json.loads(name.with_suffix(".json").read_text())
@@ -49,7 +49,7 @@ def test_training_resumes_where_it_stopped_and_ships_a_loadable_repairer(
 
 def test_a_new_machine_resumes_from_the_portable_checkpoint(tmp_path, photos, one_thread):
     train.train(config(tmp_path, steps=2))
-    (tmp_path / "run/checkpoint.pt").unlink()
+    (tmp_path / "run/checkpoint.safetensors").unlink()
     train.train(config(tmp_path, steps=3))
     assert (tmp_path / "run/log.csv").read_text().splitlines()[-1].startswith("3,")
 

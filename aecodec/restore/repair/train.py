@@ -4,16 +4,15 @@ output there is never seen), averaged over each crop's holes, then over the crop
 
     python -m aecodec.restore.repair.train --out ~/runs/repair --minutes 42   # recipes/repair.sh
 
-Re-running the same command resumes from OUT/checkpoint.pt (model, Adam, step, elapsed time,
-the crop sampler's generator). Masks come from a generator seeded with (seed, step), so a resumed
-run draws the same masks as an unbroken one. `--portable DIR` also writes DIR/checkpoint.pt
-without Adam's moments (small enough for the repository); a run that starts from it continues
-the schedule with fresh moments. `--ship NAME` writes NAME.safetensors and NAME.json from the
-latest checkpoint and exits.
+Re-running the same command resumes from OUT/checkpoint.safetensors (model, Adam's moments,
+step, elapsed time, the crop sampler's generator; no pickle). Masks come from a generator seeded
+with (seed, step), so a resumed run draws the same masks as an unbroken one. `--portable DIR`
+also writes DIR/checkpoint.safetensors without Adam's moments (small enough for the
+repository); a run that starts from it continues the schedule with fresh moments. `--ship NAME`
+writes NAME.safetensors and NAME.json from the latest checkpoint and exits.
 """
 
 import argparse
-import io
 import json
 import shlex
 import sys
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import safe_open
 from safetensors.torch import save
 
 from aecodec.files import atomic_write
@@ -112,50 +112,64 @@ def _masks(cfg: TrainConfig, step: int, device: str) -> torch.Tensor:
     return torch.from_numpy(masks).float().unsqueeze(1).to(device)
 
 
-def _state(cfg, net, optimizer, sampler, loop) -> dict:
-    return {
-        "config": json.dumps(asdict(cfg)), "model": net.state_dict(),
-        "optimizer": optimizer.state_dict(), "sampler": sampler.state(),
-        "step": loop.step, "elapsed": loop.elapsed,
-    }  # fmt: skip
+CHECKPOINT = "checkpoint.safetensors"  # tensors, with the config, step and time as metadata
 
 
 def _save(out: Path, cfg: TrainConfig, net, optimizer, sampler, loop) -> None:
-    state = _state(cfg, net, optimizer, sampler, loop)
-    _write(out / "checkpoint.pt", state)
-    if cfg.portable:
-        state.pop("optimizer")
+    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+    tensors["sampler"] = sampler.state()
+    meta = {"config": json.dumps(asdict(cfg)), "step": str(loop.step), "elapsed": str(loop.elapsed)}
+    moments = {
+        f"optimizer.{i}.{key}": state[key].detach().cpu().contiguous()
+        for i, p in enumerate(optimizer.param_groups[0]["params"])
+        if (state := optimizer.state.get(p))
+        for key in ("exp_avg", "exp_avg_sq")
+    }
+    atomic_write(out / CHECKPOINT, save(tensors | moments, meta), force=True)
+    if cfg.portable:  # without Adam's moments: small enough for the repository
         Path(cfg.portable).mkdir(parents=True, exist_ok=True)
-        _write(Path(cfg.portable) / "checkpoint.pt", state)
+        atomic_write(Path(cfg.portable) / CHECKPOINT, save(tensors, meta), force=True)
     print(f"checkpoint at step {loop.step}", flush=True)
 
 
-def _write(path: Path, state: dict) -> None:
-    buffer = io.BytesIO()
-    torch.save(state, buffer)
-    atomic_write(path, buffer.getvalue(), force=True)
+def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """A checkpoint's tensors and metadata (safetensors: no pickle)."""
+    with safe_open(path, framework="pt") as file:
+        return {k: file.get_tensor(k) for k in file.keys()}, file.metadata()  # noqa: SIM118
+
+
+def _part(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    return {k.removeprefix(prefix): v for k, v in tensors.items() if k.startswith(prefix)}
 
 
 def _resume(out: Path, cfg, net, optimizer, sampler, device) -> tuple[int, float]:
     """Continue from OUT's checkpoint, else from the portable one (fresh Adam moments)."""
-    for path in (out / "checkpoint.pt", Path(cfg.portable or out) / "checkpoint.pt"):
+    for path in (out / CHECKPOINT, Path(cfg.portable or out) / CHECKPOINT):
         if path.is_file():
-            state = torch.load(path, map_location=device, weights_only=True)
-            net.load_state_dict(state["model"])
-            if "optimizer" in state:
-                optimizer.load_state_dict(state["optimizer"])
-            sampler.restore(state["sampler"])
-            print(f"resumed from {path} at step {state['step']}", flush=True)
-            return state["step"], state["elapsed"]
+            tensors, meta = _read(path)
+            step = int(meta["step"])
+            net.load_state_dict(_part(tensors, "model."))
+            moments = _part(tensors, "optimizer.")
+            for i, p in enumerate(optimizer.param_groups[0]["params"]):
+                if f"{i}.exp_avg" in moments:
+                    optimizer.state[p] = {
+                        "step": torch.tensor(float(step)),
+                        "exp_avg": moments[f"{i}.exp_avg"].to(device),
+                        "exp_avg_sq": moments[f"{i}.exp_avg_sq"].to(device),
+                    }
+            sampler.restore(tensors["sampler"])
+            print(f"resumed from {path} at step {step}", flush=True)
+            return step, float(meta["elapsed"])
     return 0, 0.0
 
 
 def ship(run: Path, name: Path, command: str) -> None:
-    """NAME.safetensors and NAME.json (family "repairer") from RUN/checkpoint.pt."""
-    state = torch.load(Path(run).expanduser() / "checkpoint.pt", weights_only=True)
-    cfg = json.loads(state["config"])
+    """NAME.safetensors and NAME.json (family "repairer") from RUN's checkpoint."""
+    tensors, meta = _read(Path(run).expanduser() / CHECKPOINT)
+    cfg = json.loads(meta["config"])
+    state = {"step": int(meta["step"]), "elapsed": float(meta["elapsed"])}
     net = RepairNet(RepairConfig(**cfg["model"]))
-    net.load_state_dict(state["model"])
+    net.load_state_dict(_part(tensors, "model."))
     weights = {k: v.contiguous() for k, v in net.state_dict().items()}
     params = sum(v.numel() for v in weights.values())
     card = {
