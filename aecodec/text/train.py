@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
+from aecodec.nn import adam
 from aecodec.text.model import PAD, TextModel, TextModelConfig, card_for, load, save
 
 
@@ -104,7 +105,7 @@ def train(
     model.train()
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     if (out / "optimizer.safetensors").exists():
-        _load_optimizer(optimizer, load_file(out / "optimizer.safetensors"), step)
+        adam.restore_moments(optimizer, load_file(out / "optimizer.safetensors"), step)
     gen = torch.Generator().manual_seed(config.seed + step)
     k = model.config.context
     last_save, t0, running = time.monotonic(), time.monotonic(), []
@@ -147,26 +148,10 @@ def _checkpoint(model, optimizer, out: Path, step: int, val_bpb, config, data_pa
         },
     )
     save(model, out / "latest", card)
-    moments = {}
-    for i, p in enumerate(optimizer.param_groups[0]["params"]):
-        st = optimizer.state.get(p, {})
-        if st:
-            moments[f"{i}.exp_avg"] = st["exp_avg"].contiguous()
-            moments[f"{i}.exp_avg_sq"] = st["exp_avg_sq"].contiguous()
-    save_file(moments, out / "optimizer.safetensors")
+    save_file(adam.moments(optimizer), out / "optimizer.safetensors")
     state = {"step": step, "val_bpb": val_bpb, "train_config": dataclasses.asdict(config)}
     (out / "state.json").write_text(json.dumps(state, indent=2) + "\n")
     print(f"checkpoint at step {step}", flush=True)
-
-
-def _load_optimizer(optimizer, moments: dict, step: int) -> None:
-    for i, p in enumerate(optimizer.param_groups[0]["params"]):
-        if f"{i}.exp_avg" in moments:
-            optimizer.state[p] = {
-                "step": torch.tensor(float(step)),
-                "exp_avg": moments[f"{i}.exp_avg"],
-                "exp_avg_sq": moments[f"{i}.exp_avg_sq"],
-            }
 
 
 def ship(out: Path, name: str, weights: Path) -> None:

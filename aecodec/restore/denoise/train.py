@@ -26,6 +26,7 @@ from torch import Tensor
 
 from aecodec.files import atomic_write
 from aecodec.image import find_images
+from aecodec.nn import adam
 from aecodec.nn.crops import CropSampler, load_rgb
 from aecodec.nn.loop import Loop, learning_rate
 from aecodec.nn.report import CsvLog
@@ -101,7 +102,7 @@ def train(
     model.to(device).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     if (out / "optimizer.safetensors").exists():
-        _load_optimizer(optimizer, load_file(out / "optimizer.safetensors"), step)
+        adam.restore_moments(optimizer, load_file(out / "optimizer.safetensors"), step)
     noise_gen = torch.Generator().manual_seed(config.seed + 1 + step)
     monitor = _monitor_batch(images, model.config.channels, config)
     loop = Loop(config.steps, config.minutes, config.checkpoint_minutes, step=step,
@@ -164,27 +165,11 @@ def _checkpoint(model, optimizer, sampler, out: Path, loop: Loop, config, data) 
         },
     }
     save(model, out / "latest", card)
-    moments = {}
-    for i, p in enumerate(optimizer.param_groups[0]["params"]):
-        st = optimizer.state.get(p, {})
-        if st:
-            moments[f"{i}.exp_avg"] = st["exp_avg"].cpu().contiguous()
-            moments[f"{i}.exp_avg_sq"] = st["exp_avg_sq"].cpu().contiguous()
-    save_file(moments, out / "optimizer.safetensors")
+    save_file(adam.moments(optimizer), out / "optimizer.safetensors")
     save_file({"generator": sampler.state()}, out / "sampler.safetensors")
     state = {"step": loop.step, "elapsed": loop.elapsed, "train_config": dataclasses.asdict(config)}
     atomic_write(out / "state.json", (json.dumps(state, indent=2) + "\n").encode(), force=True)
     print(f"checkpoint at step {loop.step}", flush=True)
-
-
-def _load_optimizer(optimizer, moments: dict, step: int) -> None:
-    for i, p in enumerate(optimizer.param_groups[0]["params"]):
-        if f"{i}.exp_avg" in moments:
-            optimizer.state[p] = {
-                "step": torch.tensor(float(step)),
-                "exp_avg": moments[f"{i}.exp_avg"].to(p.device),
-                "exp_avg_sq": moments[f"{i}.exp_avg_sq"].to(p.device),
-            }
 
 
 def _describe(config: DenoiserConfig) -> str:

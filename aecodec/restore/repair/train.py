@@ -28,6 +28,7 @@ from safetensors.torch import save
 from aecodec.files import atomic_write
 from aecodec.image import find_images
 from aecodec.metrics import psnr_of_mse
+from aecodec.nn import adam
 from aecodec.nn.crops import CropSampler, load_rgb
 from aecodec.nn.loop import Loop, learning_rate
 from aecodec.nn.report import CsvLog
@@ -119,12 +120,7 @@ def _save(out: Path, cfg: TrainConfig, net, optimizer, sampler, loop) -> None:
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
     tensors["sampler"] = sampler.state()
     meta = {"config": json.dumps(asdict(cfg)), "step": str(loop.step), "elapsed": str(loop.elapsed)}
-    moments = {
-        f"optimizer.{i}.{key}": state[key].detach().cpu().contiguous()
-        for i, p in enumerate(optimizer.param_groups[0]["params"])
-        if (state := optimizer.state.get(p))
-        for key in ("exp_avg", "exp_avg_sq")
-    }
+    moments = {f"optimizer.{k}": v for k, v in adam.moments(optimizer).items()}
     atomic_write(out / CHECKPOINT, save(tensors | moments, meta), force=True)
     if cfg.portable:  # without Adam's moments: small enough for the repository
         Path(cfg.portable).mkdir(parents=True, exist_ok=True)
@@ -149,14 +145,7 @@ def _resume(out: Path, cfg, net, optimizer, sampler, device) -> tuple[int, float
             tensors, meta = _read(path)
             step = int(meta["step"])
             net.load_state_dict(_part(tensors, "model."))
-            moments = _part(tensors, "optimizer.")
-            for i, p in enumerate(optimizer.param_groups[0]["params"]):
-                if f"{i}.exp_avg" in moments:
-                    optimizer.state[p] = {
-                        "step": torch.tensor(float(step)),
-                        "exp_avg": moments[f"{i}.exp_avg"].to(device),
-                        "exp_avg_sq": moments[f"{i}.exp_avg_sq"].to(device),
-                    }
+            adam.restore_moments(optimizer, _part(tensors, "optimizer."), step)
             sampler.restore(tensors["sampler"])
             print(f"resumed from {path} at step {step}", flush=True)
             return step, float(meta["elapsed"])
