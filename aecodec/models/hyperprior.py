@@ -96,13 +96,7 @@ class Hyperprior(nn.Module):
 
     def entropy_forward(self, y: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         """Gained y -> y_hat for the synthesis, and the likelihoods of y and z."""
-        z = self.h_a(y)
-        z_hat = z + (torch.round(z) - z).detach()
-        hyper = self.h_s(z_hat)
-        if self.context_model is None:
-            scales, means = hyper.chunk(2, dim=1)
-        else:
-            scales, means = self.context_model(hyper, y)
+        z, z_hat, scales, means = self.entropy_parameters(y)
         if self.training:
             z_noisy = z + torch.empty_like(z).uniform_(-0.5, 0.5)
             y_noisy = y + torch.empty_like(y).uniform_(-0.5, 0.5)
@@ -114,6 +108,16 @@ class Hyperprior(nn.Module):
             "y_likelihood": self.gaussian.likelihood(y_noisy, scales, means),
             "z_likelihood": self.entropy_bottleneck.likelihood(z_noisy),
         }
+
+    def entropy_parameters(self, y: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Gained y -> z, z rounded (straight through), and the float scales and means of y
+        from the hyperprior and the context model."""
+        z = self.h_a(y)
+        z_hat = z + (torch.round(z) - z).detach()
+        hyper = self.h_s(z_hat)
+        if self.context_model is None:
+            return z, z_hat, *hyper.chunk(2, dim=1)
+        return z, z_hat, *self.context_model(hyper, y)
 
     def aux_loss(self) -> Tensor:
         return self.entropy_bottleneck.aux_loss()

@@ -92,13 +92,7 @@ def _rate_and_picture(
 ) -> tuple[Tensor, Tensor]:
     """Bits of y and of its hyper-latent, and the decoded picture, with y's rounding annealed.
     The hyper-latent and the context see y rounded as the decoder will (straight through)."""
-    z = net.h_a(y)
-    z_hat = z + (torch.round(z) - z).detach()
-    hyper = net.h_s(z_hat)
-    if net.context_model is None:
-        scales, means = hyper.chunk(2, dim=1)
-    else:
-        scales, means = net.context_model(hyper, y)
+    _, z_hat, scales, means = net.entropy_parameters(y)
     offsets = y - means
     y_soft = _annealed_round(offsets, tau, generator) + means
     # z's rounding error is straight through: its rate is a small part of the file
