@@ -1,0 +1,432 @@
+"""The coder's per-bit work as compiled loops (numba): the mixer, its tables and the match model.
+
+mixing.py and match.py hold the state and say what it means; this file is the arithmetic, lane by
+lane, with the integer semantics of the numpy code it replaced, so the coded streams are the same
+bytes:
+
+- shared state that several lanes update in one bit is updated in passes: every lane reads the
+  state first (the prediction), then all the additions are made (integer sums do not depend on
+  their order: what `np.add.at` did), then the clamps; a slot taken over by a new context is
+  emptied before any addition lands in it;
+- hashes are uint64 products that wrap, written with uint64 operands only (numba turns a mix of
+  uint64 and int64 into float64);
+- `>>` of a negative int64 floors, as numpy's does.
+
+Compiled once per machine and cached beside this file (numba's `cache=True`, a few seconds on
+first use; where that folder is read-only, numba uses the user's cache folder, and failing that
+compiles in memory each run). nogil: the encoder runs the model in another thread meanwhile.
+"""
+
+import functools
+
+import numba
+import numpy as np
+
+from aecodec.text.match import MAX_LENGTH as MATCH_MAX
+from aecodec.text.match import MIN_LENGTH as MATCH_MIN
+from aecodec.text.match import TABLE_BITS as MATCH_TABLE_BITS
+from aecodec.text.mixing import (
+    APM_RATE,
+    BIAS,
+    COUNT_LIMIT,
+    HASH_MUL,
+    MATCH_RATE,
+    MIX_SHIFT,
+    MIXER_SETS,
+    N_CONTEXTS,
+    N_INPUTS,
+    ORDERS,
+    P_HIGH,
+    P_LOW,
+    TABLE_BITS,
+)
+from aecodec.text.model import ACT_MAX_INT, EXP_RANGE, FW, ExactTextModel, exp_table
+
+_jit = numba.njit(cache=True, nogil=True)
+
+_MASK = (1 << TABLE_BITS) - 1
+_MUL = HASH_MUL
+_KEY_SHIFT = np.uint64(64 - TABLE_BITS)
+_CHECK_SHIFT = np.uint64(56 - TABLE_BITS)
+N_ORDERS = len(ORDERS)
+MATCH_MASK = np.uint64((1 << (8 * MATCH_MIN)) - 1)
+MATCH_SHIFT = np.uint64(64 - MATCH_TABLE_BITS)
+
+
+@_jit
+def begin_byte(active, mix, byte_weights, has_model):
+    """Each lane's context slots and check bits, its final APMs' contexts (maps 1 and 2, xor c0
+    at each bit; map 0's context is order 1, taken from apm_contexts[0] too) and the model's
+    byte weights (active, 256) summed into a tree (heap order: node c0 holds the weight of the
+    bytes that begin with c0's bits)."""
+    order_masks = mix[0][3]
+    history, word, previous_word, c0 = mix[2]
+    bases, checks, apm_contexts, tree = mix[3][:4]
+    for i in range(active):
+        c0[i] = 1
+        h = history[i]
+        for j in range(N_ORDERS):
+            key = ((h & order_masks[j]) * _MUL + np.uint64(j + 1)) * _MUL
+            _slot(bases, checks, i, j, key)
+        key = (word[i] * _MUL + np.uint64(N_ORDERS + 1)) * _MUL
+        _slot(bases, checks, i, N_ORDERS, key)
+        pair = (previous_word[i] * _MUL + word[i]) * _MUL
+        _slot(bases, checks, i, N_ORDERS + 1, (pair + np.uint64(N_ORDERS + 2)) * _MUL)
+        _slot(bases, checks, i, N_ORDERS + 2, np.uint64(0))
+        last1 = np.int64(h & np.uint64(0xFF))
+        hashed2 = (np.int64(h & np.uint64(0xFFFF)) * 0x2F0B) & 0xFFFF
+        apm_contexts[i, 0] = (1 << 16) + (last1 << 8)
+        apm_contexts[i, 1] = (2 << 16) + hashed2
+        if has_model:
+            for b in range(256):
+                tree[i, 256 + b] = byte_weights[i, b]
+            for node in range(255, 0, -1):
+                tree[i, node] = tree[i, 2 * node] + tree[i, 2 * node + 1]
+        else:
+            tree[i, :] = 0
+
+
+@_jit
+def _slot(bases, checks, i, j, key):
+    # The table's offset of context j is above its slot bits: adding it before the spread's
+    # xor is the same as after.
+    bases[i, j] = np.int64(key >> _KEY_SHIFT) + (j << TABLE_BITS)
+    checks[i, j] = np.uint8(np.int64(key >> _CHECK_SHIFT) & 0xFF)
+
+
+@_jit
+def predict(active, bit, mix, out):
+    """12-bit probabilities (1..4095) that bit `bit` of each active lane's byte is 1, into
+    out; what update needs is kept in `scratch`."""
+    squash, stretch = mix[0][:2]
+    prob, count, check, weights, match_prob, apm = mix[1]
+    c0 = mix[2][3]
+    bases, checks, apm_contexts, tree, expected, length = mix[3]
+    idx, hit, p16, counts, inputs, sets, mixed, apm_index, agree = mix[4]
+    for i in range(active):
+        c = c0[i]
+        spread = (c * 0x2545F491) & _MASK  # odd multiplier: a bijection of c0 on the slots
+        seen = 0
+        for j in range(N_CONTEXTS):
+            slot = bases[i, j] ^ spread
+            idx[i, j] = slot
+            # A slot that holds another context (its check bits differ) counts as never seen.
+            h = check[slot] == checks[i, j]
+            hit[i, j] = h
+            p16[i, j] = (prob[slot] if h else 0) + (1 << 15)
+            n = count[slot] if h else 0
+            counts[i, j] = n
+            if j < N_CONTEXTS - 1 and n > 0:
+                seen += 1
+            inputs[i, j] = stretch[p16[i, j] >> 4]
+        # The model's p(1) given the bits so far: the weight of the bytes that continue with a
+        # 1 over the node's weight, rounded (2048 where the node is empty), stretched.
+        total = tree[i, c]
+        half = 2048 if total == 0 else total >> 1
+        p = (tree[i, 2 * c + 1] * 4096 + half) // max(total, 1)
+        model_stretch = stretch[min(max(p, 1), 4095)]
+        inputs[i, N_CONTEXTS] = model_stretch
+        # APM map 0 adapts it to the file, by order 1 (apm_contexts[i, 0] - (1 << 16)).
+        s = model_stretch + 2048
+        low = (apm_contexts[i, 0] - (1 << 16) + c) * 33 + (s >> 7)
+        w = s & 127
+        apm_index[i, 0] = low + (w >> 6)  # the nearer bucket learns
+        inputs[i, N_CONTEXTS + 3] = stretch[min(max(_interpolate(apm, low, w), 1), 4095)]
+        # The match model: how often a match of this length was right, pointed the way of the
+        # expected bit; 0 without a match or once it is contradicted.
+        e, n = expected[i], length[i]
+        a = n > 0 and ((e | 256) >> (bit + 1)) == c
+        agree[i] = a
+        slot = min(n, 15) * 2 + ((e >> bit) & 1)
+        inputs[i, N_CONTEXTS + 1] = stretch[match_prob[slot] >> 4] if a else 0
+        inputs[i, N_CONTEXTS + 2] = BIAS
+        # The weight sets: the bits seen so far and how many byte contexts were seen before;
+        # the model's confidence (16 buckets), the bit position and the match (none, short,
+        # long: over 15 bytes).
+        sets[i, 0] = seen * 256 + c
+        cls = (1 + (n > 15)) if a else 0
+        sets[i, 1] = (s >> 8) * 24 + MIXER_SETS + bit * 3 + cls
+        total2 = np.int64(0)
+        for m in range(2):
+            base = sets[i, m] * N_INPUTS
+            dot = np.int64(0)
+            for k in range(N_INPUTS):
+                dot += inputs[i, k] * weights[base + k]
+            dot >>= 16
+            mixed[i, m] = squash[min(max(dot, -2047), 2047) + 2047]
+            total2 += dot
+        s = stretch[squash[min(max(total2 >> 1, -2047), 2047) + 2047]] + 2048
+        w = s & 127
+        a2 = np.int64(0)
+        for m in range(2):
+            low = (apm_contexts[i, m] ^ c) * 33 + (s >> 7)
+            apm_index[i, 1 + m] = low + (w >> 6)
+            a2 += _interpolate(apm, low, w)
+        out[i] = min(max((a2 + 1) >> 1, 1), 4095)
+
+
+@_jit
+def _interpolate(table, low, w):
+    """(t[low] * (128 - w) + t[low + 1] * w) >> 11, written with one product fewer."""
+    t0 = np.int64(table[low])
+    return ((t0 << 7) + (table[low + 1] - t0) * w) >> 11
+
+
+@_jit
+def update(active, bit, bits, mix):
+    """Learn from the coded bits (one per active lane) and move c0 on. Lanes share the state:
+    all of them read it (in predict), then every sum is made, then the clamps."""
+    rates = mix[0][2]
+    prob, count, check, weights, match_prob, apm = mix[1]
+    c0 = mix[2][3]
+    checks, expected, length = mix[3][1], mix[3][4], mix[3][5]
+    idx, hit, p16, counts, inputs, sets, mixed, apm_index, agree = mix[4]
+    # A new context takes the slot over (of two at once, the larger check); emptied before any
+    # lane's addition lands in it.
+    for i in range(active):
+        for j in range(N_CONTEXTS):
+            if not hit[i, j]:
+                slot = idx[i, j]
+                prob[slot] = 0
+                count[slot] = 0
+                check[slot] = max(check[slot], checks[i, j])
+    for i in range(active):
+        y = np.int64(bits[i])
+        for j in range(N_CONTEXTS):
+            slot = idx[i, j]
+            prob[slot] += (((y << 16) - p16[i, j]) * rates[counts[i, j]]) >> 16
+            count[slot] += 1
+    # Lanes that hit one slot together may overshoot: clamp (the same value for each).
+    for i in range(active):
+        for j in range(N_CONTEXTS):
+            slot = idx[i, j]
+            prob[slot] = min(max(prob[slot], P_LOW), P_HIGH)
+            count[slot] = min(count[slot], COUNT_LIMIT)
+    _learn_apm(active, bits, apm, apm_index)
+    _learn_match(active, bits, bit, expected, length, match_prob, agree)
+    for i in range(active):
+        y = np.int64(bits[i])
+        for m in range(2):
+            err = (y << 12) - mixed[i, m]
+            base = sets[i, m] * N_INPUTS
+            for k in range(N_INPUTS):
+                weights[base + k] += (inputs[i, k] * err) >> MIX_SHIFT
+        c0[i] = c0[i] * 2 + y
+
+
+@_jit
+def _learn_apm(active, bits, apm, apm_index):
+    target = (1 << 16) + (1 << APM_RATE) - 2
+    delta = np.empty((active, 3), dtype=np.int64)
+    for i in range(active):
+        for m in range(3):
+            delta[i, m] = (np.int64(bits[i]) * target - apm[apm_index[i, m]]) >> APM_RATE
+    for i in range(active):
+        for m in range(3):
+            apm[apm_index[i, m]] += delta[i, m]
+    for i in range(active):
+        for m in range(3):
+            k = apm_index[i, m]
+            apm[k] = min(max(apm[k], 0), 65535)
+
+
+@_jit
+def _learn_match(active, bits, bit, expected, length, match_prob, agree):
+    delta = np.empty(active, dtype=np.int64)
+    for i in range(active):
+        if agree[i]:
+            slot = min(length[i], 15) * 2 + ((expected[i] >> bit) & 1)
+            delta[i] = ((np.int64(bits[i]) << 16) - match_prob[slot]) >> MATCH_RATE
+    for i in range(active):
+        if agree[i]:
+            match_prob[min(length[i], 15) * 2 + ((expected[i] >> bit) & 1)] += delta[i]
+    for i in range(active):
+        if agree[i]:
+            slot = min(length[i], 15) * 2 + ((expected[i] >> bit) & 1)
+            match_prob[slot] = min(max(match_prob[slot], 64), 65472)
+
+
+@_jit
+def end_byte(active, byte, mix):
+    """Append each active lane's byte to its history, its word and the word before."""
+    history, word, previous_word = mix[2][:3]
+    for i in range(active):
+        b = np.uint64(byte[i])
+        history[i] = (history[i] << np.uint64(8)) | b
+        lower = b | np.uint64(32)
+        if lower >= np.uint64(97) and lower <= np.uint64(122):
+            word[i] = (word[i] + lower) * _MUL
+        else:
+            if word[i] != np.uint64(0):
+                previous_word[i] = word[i]
+            word[i] = np.uint64(0)
+
+
+@_jit
+def match_predict(active, flat, match, expected, length):
+    """The expected next byte of each active lane and the match length (0: no match)."""
+    pointer, match_length = match[1:]
+    for i in range(active):
+        expected[i] = np.int64(flat[max(pointer[i], 0)])
+        length[i] = match_length[i] if pointer[i] >= 0 else 0
+
+
+@_jit
+def match_update(active, t, flat, width, context, history, match):
+    """Byte t of the active lanes is in `flat` (the lanes' rows, `width` bytes each, the first
+    `context` of them padding); `history` holds each lane's last 8 bytes."""
+    table, pointer, match_length = match
+    keys = np.empty(active, dtype=np.int64)
+    for i in range(active):
+        p = pointer[i]
+        hit = p >= 0 and flat[max(p, 0)] == flat[i * width + context + t]
+        pointer[i] = p + 1 if hit else -1
+        match_length[i] = min(match_length[i] + 1, MATCH_MAX) if hit else 0
+        keys[i] = np.int64(((history[i] & MATCH_MASK) * _MUL) >> MATCH_SHIFT)
+        if t + 1 >= MATCH_MIN:
+            found = table[keys[i]]  # positions of bytes coded in steps up to t
+            if not hit and found >= 0:
+                pointer[i] = found
+                match_length[i] = 1
+    if t + 1 >= MATCH_MIN:
+        for i in range(active):  # of lanes sharing a key, the last lane wins
+            table[keys[i]] = max(table[keys[i]], i * width + context + t + 1)
+    # A pointer that ran off the end of its lane's row into the next row's padding, or off the
+    # last row, is dropped.
+    for i in range(active):
+        p = pointer[i]
+        if p >= flat.size or (p >= 0 and p % width < context):
+            pointer[i] = -1
+            match_length[i] = 0
+
+
+@_jit
+def begin_step(t, active, rows, model, has_model, weights, mix, match):
+    """Everything step t's bits share: the model's byte weights (into weights, (1, lanes,
+    256)), the match model's prediction, each lane's contexts."""
+    if has_model:
+        byte_weights(rows, t, 1, active, model, weights)
+    match_predict(active, rows.reshape(rows.size), match, mix[3][4], mix[3][5])
+    begin_byte(active, mix, weights[0], has_model)
+
+
+@_jit
+def decode_bit(active, bit, bits, mix, p):
+    """Learn from bit `bit` of each active lane (as decoded) and, but after the last, predict
+    the next one into p."""
+    update(active, bit, bits, mix)
+    if bit > 0:
+        predict(active, bit - 1, mix, p)
+
+
+@_jit
+def end_step(t, active, rows, context, mix, match):
+    """The bytes of step t, now in c0, into rows and the histories; the match model moves."""
+    c0 = mix[2][3]
+    byte = np.empty(active, dtype=np.int64)
+    for i in range(active):
+        byte[i] = c0[i] - 256
+        rows[i, context + t] = byte[i]
+    end_byte(active, byte, mix)
+    match_update(active, t, rows.reshape(rows.size), rows.shape[1], context, mix[2][0], match)
+
+
+@_jit
+def encode_steps(t0, t1, active, rows, context, has_model, weights, mix, match, p, bits):
+    """Steps t0 to t1 - 1 for the encoder, which knows every byte (in rows): each decision's
+    probability and bit into p and bits, in the order the range coder takes them (step, bit,
+    lane). `weights` holds the model's byte weights of these steps, (steps, lanes, 256).
+    Returns the number of decisions."""
+    n = 0
+    for t in range(t0, t1):
+        a = active[t]
+        match_predict(a, rows.reshape(rows.size), match, mix[3][4], mix[3][5])
+        begin_byte(a, mix, weights[t - t0 if has_model else 0], has_model)
+        for bit in range(7, -1, -1):
+            predict(a, bit, mix, p[n : n + a])
+            for i in range(a):
+                bits[n + i] = (rows[i, context + t] >> bit) & 1
+            update(a, bit, bits[n : n + a], mix)
+            n += a
+        end_step(t, a, rows, context, mix, match)
+    return n
+
+
+@_jit
+def byte_weights(rows, t0, steps, active, model, out):
+    """The model's exact face (model.ExactTextModel.probabilities, whose integers `model`
+    holds: model_arrays) for steps t0 to t0 + steps - 1 of lanes 0 to active - 1, the window
+    of step t in lane i being rows[i, t : t + context]; into out (steps, lanes, 256). The same
+    integers as model.py's: every sum is an int64 sum of integers (exact in any order, as
+    model.py's bounds make sure). The rows of a dense layer whose input is 0 (ReLU's zeros:
+    most of them) are skipped."""
+    bag, b1, w2, b2, w3, b3, exp_table = model
+    context = bag.shape[0] // 256
+    hidden, hidden2 = w2.shape
+    h1 = np.empty(hidden, dtype=np.int64)
+    acc2 = np.empty(hidden2, dtype=np.int64)
+    acc3 = np.empty(256, dtype=np.int64)
+    for t in range(steps):
+        for i in range(active):
+            # The embedding bag: one table row per position, and the bias.
+            h1[:] = b1
+            for j in range(context):
+                row = j * 256 + rows[i, t0 + t + j]
+                for k in range(hidden):
+                    h1[k] += bag[row, k]
+            acc2[:] = b2
+            for k in range(hidden):
+                x = min(max(h1[k], 0), ACT_MAX_INT)
+                if x != 0:
+                    for m in range(hidden2):
+                        acc2[m] += x * w2[k, m]
+            acc3[:] = b3
+            for k in range(hidden2):
+                x = min(max(acc2[k] >> FW, 0), ACT_MAX_INT)  # requantised, ReLU
+                if x != 0:
+                    for m in range(256):
+                        acc3[m] += x * w3[k, m]
+            top = -ACT_MAX_INT
+            for m in range(256):
+                acc3[m] = min(max(acc3[m] >> FW, -ACT_MAX_INT), ACT_MAX_INT)
+                top = max(top, acc3[m])
+            for m in range(256):
+                out[t, i, m] = exp_table[min(top - acc3[m], EXP_RANGE)]
+
+
+@functools.lru_cache(maxsize=4)
+def model_arrays(model: ExactTextModel) -> tuple:
+    """The integers of the model's exact face, for byte_weights: the embedding bag's table
+    (integers in float32 in model.py), the biases, the dense layers' weights (input by output)
+    and the exponential table; each table in the narrowest integer type that holds it, so a
+    window reads less memory."""
+    return (
+        _narrow(model.bag.numpy()),
+        model.b1.numpy().astype(np.int64),
+        _narrow(model.fc2.w),
+        model.fc2.b.astype(np.int64),
+        _narrow(model.head.w),
+        model.head.b.astype(np.int64),
+        exp_table(),
+    )
+
+
+def _narrow(table: np.ndarray) -> np.ndarray:
+    top = np.abs(table).max(initial=0)
+    dtype = next(t for t in (np.int16, np.int32, np.int64) if top <= np.iinfo(t).max)
+    if not np.array_equal(table, np.round(table)):
+        raise ValueError("the model's tables hold integers")  # model.py makes them so
+    return np.ascontiguousarray(table, dtype=dtype)
+
+
+def no_model() -> tuple:
+    """Stands in for model_arrays where there is no model (byte_weights is not called)."""
+    return (
+        np.zeros((256, 1), dtype=np.int16),
+        np.zeros(1, dtype=np.int64),
+        np.zeros((1, 1), dtype=np.int16),
+        np.zeros(1, dtype=np.int64),
+        np.zeros((1, 256), dtype=np.int16),
+        np.zeros(256, dtype=np.int64),
+        exp_table(),
+    )
