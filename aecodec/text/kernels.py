@@ -99,24 +99,26 @@ def predict(active, bit, mix, out):
     """12-bit probabilities (1..4095) that bit `bit` of each active lane's byte is 1, into
     out; what update needs is kept in `scratch`."""
     squash, stretch = mix[0][:2]
-    prob, count, check, weights, match_prob, apm = mix[1]
+    slots, weights, match_prob, apm = mix[1]
     c0 = mix[2][3]
     bases, checks, apm_contexts, tree, expected, length = mix[3]
     idx, hit, p16, counts, inputs, sets, mixed, apm_index, agree = mix[4]
+    # The slots first, all lanes' at once: their loads (cache misses, mostly) overlap.
+    for i in range(active):
+        spread = (c0[i] * 0x2545F491) & _MASK  # odd multiplier: a bijection of c0 on the slots
+        for j in range(N_CONTEXTS):
+            slot = slots[bases[i, j] ^ spread]
+            idx[i, j] = bases[i, j] ^ spread
+            # A slot that holds another context (its check bits differ) counts as never seen.
+            h = slot.check == checks[i, j]
+            hit[i, j] = h
+            p16[i, j] = (slot.prob if h else 0) + (1 << 15)
+            counts[i, j] = slot.count if h else 0
     for i in range(active):
         c = c0[i]
-        spread = (c * 0x2545F491) & _MASK  # odd multiplier: a bijection of c0 on the slots
         seen = 0
         for j in range(N_CONTEXTS):
-            slot = bases[i, j] ^ spread
-            idx[i, j] = slot
-            # A slot that holds another context (its check bits differ) counts as never seen.
-            h = check[slot] == checks[i, j]
-            hit[i, j] = h
-            p16[i, j] = (prob[slot] if h else 0) + (1 << 15)
-            n = count[slot] if h else 0
-            counts[i, j] = n
-            if j < N_CONTEXTS - 1 and n > 0:
+            if j < N_CONTEXTS - 1 and counts[i, j] > 0:
                 seen += 1
             inputs[i, j] = stretch[p16[i, j] >> 4]
         # The model's p(1) given the bits so far: the weight of the bytes that continue with a
@@ -177,7 +179,7 @@ def update(active, bit, bits, mix):
     """Learn from the coded bits (one per active lane) and move c0 on. Lanes share the state:
     all of them read it (in predict), then every sum is made, then the clamps."""
     rates = mix[0][2]
-    prob, count, check, weights, match_prob, apm = mix[1]
+    slots, weights, match_prob, apm = mix[1]
     c0 = mix[2][3]
     checks, expected, length = mix[3][1], mix[3][4], mix[3][5]
     idx, hit, p16, counts, inputs, sets, mixed, apm_index, agree = mix[4]
@@ -186,22 +188,22 @@ def update(active, bit, bits, mix):
     for i in range(active):
         for j in range(N_CONTEXTS):
             if not hit[i, j]:
-                slot = idx[i, j]
-                prob[slot] = 0
-                count[slot] = 0
-                check[slot] = max(check[slot], checks[i, j])
+                slot = slots[idx[i, j]]
+                slot.prob = 0
+                slot.count = 0
+                slot.check = max(slot.check, checks[i, j])
     for i in range(active):
         y = np.int64(bits[i])
         for j in range(N_CONTEXTS):
-            slot = idx[i, j]
-            prob[slot] += (((y << 16) - p16[i, j]) * rates[counts[i, j]]) >> 16
-            count[slot] += 1
+            slot = slots[idx[i, j]]
+            slot.prob += (((y << 16) - p16[i, j]) * rates[counts[i, j]]) >> 16
+            slot.count += 1
     # Lanes that hit one slot together may overshoot: clamp (the same value for each).
     for i in range(active):
         for j in range(N_CONTEXTS):
-            slot = idx[i, j]
-            prob[slot] = min(max(prob[slot], P_LOW), P_HIGH)
-            count[slot] = min(count[slot], COUNT_LIMIT)
+            slot = slots[idx[i, j]]
+            slot.prob = min(max(slot.prob, P_LOW), P_HIGH)
+            slot.count = min(slot.count, COUNT_LIMIT)
     _learn_apm(active, bits, apm, apm_index)
     _learn_match(active, bits, bit, expected, length, match_prob, agree)
     for i in range(active):

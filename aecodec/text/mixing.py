@@ -33,6 +33,9 @@ MATCH_RATE = 6
 MIXER2_SETS = 16 * 8 * 3
 MIXER_SETS = 256 * N_CONTEXTS  # partial byte x number of byte contexts seen before (0..6)
 P_LOW, P_HIGH = -(1 << 15) + 32, (1 << 15) - 32  # a slot's p(1) - 2**15, clamped
+# A context slot: p(1) - 2**15 scaled by 2**16, how often it was seen (up to COUNT_LIMIT) and 8
+# more bits of its context's hash, side by side: one cache line to fetch, not three.
+SLOT = np.dtype([("prob", np.int32), ("count", np.int16), ("check", np.uint8), ("spare", np.uint8)])
 HASH_MUL = np.uint64(0x9E3779B97F4A7C15)  # contexts are hashed by products that wrap (uint64)
 _SQUASH_POINTS = (
     1, 2, 3, 6, 10, 16, 27, 45, 73, 120, 194, 310, 488, 747, 1101, 1546, 2047,
@@ -85,8 +88,8 @@ class Mixer:
     """The state of one block's lanes, as kernels.py's loops take it: `state` is (tables,
     shared, lanes, byte, scratch), each a tuple of arrays:
       - tables: squash, stretch, the slots' learning rates, the byte orders' masks;
-      - shared by the lanes: the context slots' probabilities, counts and check bits, both
-        mixers' weights, the match model's probabilities and the APMs' table;
+      - shared by the lanes: the context slots, both mixers' weights, the match model's
+        probabilities by length, the APMs' table;
       - per lane: history, word, previous word, the partial byte c0;
       - per byte (shared by its 8 decisions): each context's slot and check bits, the final
         APMs' contexts, the model's byte weights as a tree, the match's expected byte and
@@ -98,9 +101,7 @@ class Mixer:
     def __init__(self, lanes: int) -> None:
         size = N_CONTEXTS << TABLE_BITS
         shared = (
-            np.zeros(size, dtype=np.int32),  # a slot's p(1) - 2**15, scaled by 2**16
-            np.zeros(size, dtype=np.int16),  # how often it was seen, up to COUNT_LIMIT
-            np.zeros(size, dtype=np.uint8),  # 8 more bits of its context's hash
+            np.zeros(size, dtype=SLOT),
             # Both mixers' weight sets (the second's after the first's), flat, 2**16 = 1.
             np.full((MIXER_SETS + MIXER2_SETS) * N_INPUTS, MIX_INIT, dtype=np.int64),
             np.tile(np.array([1 << 14, 3 << 14], dtype=np.int32), 16),  # match p(1), by length
