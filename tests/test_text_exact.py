@@ -1,14 +1,25 @@
 """The coder's probabilities are the same bits in any process, with any number of threads."""
 
 import hashlib
+import random
 import subprocess
 import sys
 
+import numba
 import numpy as np
+import pytest
 import torch
 
+from aecodec.text import coding, kernels
 from aecodec.text.mixing import squash_table, stretch_table
-from aecodec.text.model import EXP_RANGE, ExactTextModel, TextModel, TextModelConfig, exp_table
+from aecodec.text.model import (
+    ACT_MAX,
+    EXP_RANGE,
+    ExactTextModel,
+    TextModel,
+    TextModelConfig,
+    exp_table,
+)
 
 # Wide enough that BLAS splits the products between threads.
 CONFIG = TextModelConfig(context=8, embed=8, hidden=256, hidden2=128)
@@ -63,3 +74,87 @@ def test_tables_are_the_published_functions():
 
 
 GOLDEN_TABLES = "e26ea0d808faaf49"
+
+
+def _words(size: int) -> bytes:
+    words = (
+        b"Alice was beginning to get very tired of sitting by her sister on the bank, and of "
+        b"having nothing to do: once or twice she had peeped into the book her sister was reading."
+    ).split()
+    rng = random.Random(7)
+    return b" ".join(rng.choice(words) for _ in range(size // 4))[:size]
+
+
+@pytest.mark.parametrize("lanes, digest", [(1, "6d7ff7ccd9553dbd"), (16, "986e62e9ba6658d2")])
+def test_the_mixers_stream_is_pinned(lanes, digest):
+    # The stream of the mixer and the match model alone (no model, so no torch in it), as the
+    # numpy code that came before the compiled loops wrote it: 16 lanes of repeated words
+    # share slots, weight sets and match entries in the same steps.
+    text = _words(6000) + bytes(range(256)) * 4
+    stream = coding.encode_block(text, lanes, None)
+    assert hashlib.sha256(stream).hexdigest()[:16] == digest
+    assert coding.decode_block(stream, len(text), lanes, None) == text
+
+
+def _compiled(exact: ExactTextModel, windows: np.ndarray) -> np.ndarray:
+    """kernels.byte_weights over lanes whose rows are the windows, one step."""
+    out = np.empty((1, len(windows), 256), dtype=np.int64)
+    kernels.byte_weights(windows, 0, 1, len(windows), kernels.model_arrays(exact), out)
+    return out[0]
+
+
+@pytest.mark.parametrize("loud", [1, 10000], ids=["plain", "clamped-int64-sums"])
+def test_the_compiled_model_gives_the_exact_faces_integers(loud):
+    # loud: first-layer weights so large that activations hit their clamp and the dense
+    # layers' sums leave int32 (the kernel's other path).
+    torch.manual_seed(0)
+    model = TextModel(CONFIG)
+    with torch.no_grad():
+        model.fc1.weight.mul_(loud)
+        model.fc2.weight.mul_(min(loud, 30))
+    exact = ExactTextModel(model.eval())
+    windows = np.random.default_rng(2).integers(0, 256, (48, CONFIG.context), dtype=np.uint8)
+    assert np.array_equal(_compiled(exact, windows), exact.probabilities(windows))
+    positions = np.arange(CONFIG.context) * 256
+    h1 = exact.bag.numpy()[positions + windows].sum(axis=1) + exact.b1.numpy()
+    w_max = kernels.model_arrays(exact)[-1][0]
+    assert (h1 > ACT_MAX).any() == (loud > 1)
+    assert (np.clip(h1, 0, ACT_MAX).sum(axis=1) * w_max >= 2**31).any() == (loud > 1)
+
+
+def test_the_compiled_model_reads_each_lanes_window_at_each_step():
+    torch.manual_seed(1)
+    exact = ExactTextModel(TextModel(CONFIG).eval())
+    rows = np.random.default_rng(3).integers(0, 256, (5, 40), dtype=np.uint8)
+    out = np.zeros((6, 5, 256), dtype=np.int64)
+    kernels.byte_weights(rows, 3, 6, 4, kernels.model_arrays(exact), out)
+    for t in range(6):
+        windows = np.ascontiguousarray(rows[:4, 3 + t : 3 + t + CONFIG.context])
+        assert np.array_equal(out[t, :4], exact.probabilities(windows))
+    assert not out[:, 4].any()  # the fifth lane was not active
+
+
+def test_the_loops_compile_where_no_cache_folder_is_writable(monkeypatch):
+    # numba refuses cache=True when it finds no writable folder; the loops then compile in
+    # memory instead of failing the import.
+    monkeypatch.setattr(numba.core.caching.CacheImpl, "_locator_classes", [])
+
+    def twice(x):
+        return 2 * x
+
+    assert kernels._jit(twice)(21) == 42
+
+
+_NO_CACHE = """
+import numba.core.caching
+numba.core.caching.CacheImpl._locator_classes = []
+from aecodec.text import coding
+text = b"any text at all, coded without a cache folder " * 50
+assert coding.decode_block(coding.encode_block(text, 4, None), len(text), 4, None) == text
+"""
+
+
+@pytest.mark.slow
+def test_coding_works_where_no_cache_folder_is_writable():
+    done = subprocess.run([sys.executable, "-c", _NO_CACHE], capture_output=True, timeout=600)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]

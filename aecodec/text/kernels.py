@@ -12,9 +12,10 @@ bytes:
   uint64 and int64 into float64);
 - `>>` of a negative int64 floors, as numpy's does.
 
-Compiled once per machine and cached beside this file (numba's `cache=True`, a few seconds on
-first use; where that folder is read-only, numba uses the user's cache folder, and failing that
-compiles in memory each run). nogil: the encoder runs the model in another thread meanwhile.
+Compiled once per machine and cached beside this file (numba's `cache=True`: seconds on first
+use; where that folder is read-only, numba uses the user's cache folder, and failing that the
+loops are compiled in memory in each process). nogil: the encoder runs the model in other
+threads meanwhile.
 """
 
 import functools
@@ -42,7 +43,15 @@ from aecodec.text.mixing import (
 )
 from aecodec.text.model import ACT_MAX_INT, EXP_RANGE, FW, ExactTextModel, exp_table
 
-_jit = numba.njit(cache=True, nogil=True)
+
+def _jit(function):
+    """Compiled once and cached on disk; where no cache folder is writable (numba then refuses
+    cache=True), compiled in memory on first use in each process instead."""
+    try:
+        return numba.njit(cache=True, nogil=True)(function)
+    except RuntimeError:  # "cannot cache function ...: no locator available"
+        return numba.njit(nogil=True)(function)
+
 
 _MASK = (1 << TABLE_BITS) - 1
 _MUL = HASH_MUL
@@ -359,35 +368,34 @@ def byte_weights(rows, t0, steps, active, model, out):
     """The model's exact face (model.ExactTextModel.probabilities, whose integers `model`
     holds: model_arrays) for steps t0 to t0 + steps - 1 of lanes 0 to active - 1, the window
     of step t in lane i being rows[i, t : t + context]; into out (steps, lanes, 256). The same
-    integers as model.py's: every sum is an int64 sum of integers (exact in any order, as
-    model.py's bounds make sure). The rows of a dense layer whose input is 0 (ReLU's zeros:
-    most of them) are skipped."""
-    bag, b1, w2, b2, w3, b3, exp_table = model
+    integers as model.py's: every sum is a sum of integers in a type that holds it exactly
+    (so in any order), the embedding bag's in int32 (model.py bounds it below 2**24)."""
+    bag, b1, w2, b2, w3, b3, exp_table, w_max = model
     context = bag.shape[0] // 256
     hidden, hidden2 = w2.shape
-    h1 = np.empty(hidden, dtype=np.int64)
+    h1 = np.empty(hidden, dtype=np.int32)
+    x2 = np.empty(hidden2, dtype=np.int32)
     acc2 = np.empty(hidden2, dtype=np.int64)
     acc3 = np.empty(256, dtype=np.int64)
     for t in range(steps):
         for i in range(active):
-            # The embedding bag: one table row per position, and the bias.
-            h1[:] = b1
+            # The embedding bag: one table row per position, and the bias; then ReLU.
+            for k in range(hidden):
+                h1[k] = b1[k]
             for j in range(context):
                 row = j * 256 + rows[i, t0 + t + j]
                 for k in range(hidden):
                     h1[k] += bag[row, k]
-            acc2[:] = b2
+            total = 0
             for k in range(hidden):
-                x = min(max(h1[k], 0), ACT_MAX_INT)
-                if x != 0:
-                    for m in range(hidden2):
-                        acc2[m] += x * w2[k, m]
-            acc3[:] = b3
+                h1[k] = min(max(h1[k], 0), ACT_MAX_INT)
+                total += h1[k]
+            _dense(h1, total, w2, w_max[0], b2, acc2)
+            total = 0
             for k in range(hidden2):
-                x = min(max(acc2[k] >> FW, 0), ACT_MAX_INT)  # requantised, ReLU
-                if x != 0:
-                    for m in range(256):
-                        acc3[m] += x * w3[k, m]
+                x2[k] = min(max(acc2[k] >> FW, 0), ACT_MAX_INT)  # requantised, ReLU
+                total += x2[k]
+            _dense(x2, total, w3, w_max[1], b3, acc3)
             top = -ACT_MAX_INT
             for m in range(256):
                 acc3[m] = min(max(acc3[m] >> FW, -ACT_MAX_INT), ACT_MAX_INT)
@@ -396,20 +404,45 @@ def byte_weights(rows, t0, steps, active, model, out):
                 out[t, i, m] = exp_table[min(top - acc3[m], EXP_RANGE)]
 
 
+@_jit
+def _dense(x, total, w, w_max, b, out):
+    """out = x @ w + b for x >= 0 whose sum is `total`, and |w| <= w_max: exactly. Every
+    partial sum of x @ w is at most total * w_max in size; below 2**31 (the usual case) the
+    products are summed in int32, which is twice as fast, else in int64. The rows of w whose
+    input is 0 (ReLU's zeros: most of them) are skipped."""
+    width = w.shape[1]
+    if total * w_max < 1 << 31:
+        acc = np.zeros(width, dtype=np.int32)
+        for k in range(len(x)):
+            if x[k] != 0:
+                for m in range(width):
+                    acc[m] += x[k] * np.int32(w[k, m])
+        for m in range(width):
+            out[m] = b[m] + acc[m]
+    else:
+        out[:] = b
+        for k in range(len(x)):
+            if x[k] != 0:
+                for m in range(width):
+                    out[m] += np.int64(x[k]) * w[k, m]
+
+
 @functools.lru_cache(maxsize=4)
 def model_arrays(model: ExactTextModel) -> tuple:
     """The integers of the model's exact face, for byte_weights: the embedding bag's table
     (integers in float32 in model.py), the biases, the dense layers' weights (input by output)
     and the exponential table; each table in the narrowest integer type that holds it, so a
     window reads less memory."""
+    w2, w3 = _narrow(model.fc2.w), _narrow(model.head.w)
     return (
         _narrow(model.bag.numpy()),
-        model.b1.numpy().astype(np.int64),
-        _narrow(model.fc2.w),
+        model.b1.numpy().astype(np.int32),
+        w2,
         model.fc2.b.astype(np.int64),
-        _narrow(model.head.w),
+        w3,
         model.head.b.astype(np.int64),
         exp_table(),
+        np.array([np.abs(w2).max(initial=0), np.abs(w3).max(initial=0)], dtype=np.int64),
     )
 
 
@@ -425,10 +458,11 @@ def no_model() -> tuple:
     """Stands in for model_arrays where there is no model (byte_weights is not called)."""
     return (
         np.zeros((256, 1), dtype=np.int16),
-        np.zeros(1, dtype=np.int64),
+        np.zeros(1, dtype=np.int32),
         np.zeros((1, 1), dtype=np.int16),
         np.zeros(1, dtype=np.int64),
         np.zeros((1, 256), dtype=np.int16),
         np.zeros(256, dtype=np.int64),
         exp_table(),
+        np.zeros(2, dtype=np.int64),
     )
