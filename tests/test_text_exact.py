@@ -99,7 +99,7 @@ def test_the_mixers_stream_is_pinned(lanes, digest):
 def _compiled(exact: ExactTextModel, windows: np.ndarray) -> np.ndarray:
     """kernels.byte_weights over lanes whose rows are the windows, one step."""
     out = np.empty((1, len(windows), 256), dtype=np.int64)
-    kernels.byte_weights(windows, 0, 1, len(windows), kernels.model_arrays(exact), out)
+    kernels.byte_weights(windows, 0, 1, 0, len(windows), kernels.model_arrays(exact), out)
     return out[0]
 
 
@@ -127,11 +127,11 @@ def test_the_compiled_model_reads_each_lanes_window_at_each_step():
     exact = ExactTextModel(TextModel(CONFIG).eval())
     rows = np.random.default_rng(3).integers(0, 256, (5, 40), dtype=np.uint8)
     out = np.zeros((6, 5, 256), dtype=np.int64)
-    kernels.byte_weights(rows, 3, 6, 4, kernels.model_arrays(exact), out)
+    kernels.byte_weights(rows, 3, 6, 1, 4, kernels.model_arrays(exact), out)
     for t in range(6):
-        windows = np.ascontiguousarray(rows[:4, 3 + t : 3 + t + CONFIG.context])
-        assert np.array_equal(out[t, :4], exact.probabilities(windows))
-    assert not out[:, 4].any()  # the fifth lane was not active
+        windows = np.ascontiguousarray(rows[1:4, 3 + t : 3 + t + CONFIG.context])
+        assert np.array_equal(out[t, 1:4], exact.probabilities(windows))
+    assert not out[:, [0, 4]].any()  # lanes 0 and 4 were not asked for
 
 
 def test_the_loops_compile_where_no_cache_folder_is_writable(monkeypatch):

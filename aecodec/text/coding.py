@@ -27,6 +27,8 @@ MAX_LANES = 64
 # ahead of the mixer, times lanes), in a second thread while the mixer codes the batch before.
 AHEAD_WINDOWS = 1024
 MODEL_THREADS = 2
+# The decoder runs the model one step at a time; from this many lanes on, in two threads.
+SPLIT_LANES = 16
 
 
 def lane_count(length: int) -> int:
@@ -58,7 +60,7 @@ class _Lanes:
         if not self.has_model:
             return self.weights
         out = np.empty((steps, *self.weights.shape[1:]), dtype=np.int64)
-        kernels().byte_weights(self.rows, t, steps, len(self.rows), self.model, out)
+        kernels().byte_weights(self.rows, t, steps, 0, len(self.rows), self.model, out)
         return out
 
     def flat(self) -> bytes:
@@ -107,12 +109,20 @@ def decode_block(stream: bytes, length: int, lanes: int, model: ExactTextModel |
     block, compiled = _Lanes(length, lanes, model), kernels()
     coder = constriction.stream.queue.RangeDecoder(np.frombuffer(stream, dtype="<u4").copy())
     rows, mix, match, p = block.rows, block.mix, block.match, np.empty(lanes, dtype=np.int64)
-    for t in range(block.size):
-        a = int(block.active[t])
-        compiled.begin_step(t, a, rows, block.model, block.has_model, block.weights, mix, match)
-        compiled.predict(a, 7, mix, p[:a])
-        for bit in range(7, -1, -1):
-            bits = coder.decode(_BERNOULLI, p[:a] * (1.0 / 4096))
-            compiled.decode_bit(a, bit, bits, mix, p[:a])
-        compiled.end_step(t, a, rows, block.context, mix, match)
+    model, weights = block.model, block.weights
+    with ThreadPoolExecutor(1) as pool:
+        for t in range(block.size):
+            a = int(block.active[t])
+            if block.has_model and a >= SPLIT_LANES:  # half of the lanes in the other thread
+                other = pool.submit(compiled.byte_weights, rows, t, 1, a // 2, a, model, weights)
+                compiled.byte_weights(rows, t, 1, 0, a // 2, model, weights)
+                other.result()
+            elif block.has_model:
+                compiled.byte_weights(rows, t, 1, 0, a, model, weights)
+            compiled.begin_step(t, a, rows, weights, block.has_model, mix, match)
+            compiled.predict(a, 7, mix, p[:a])
+            for bit in range(7, -1, -1):
+                bits = coder.decode(_BERNOULLI, p[:a] * (1.0 / 4096))
+                compiled.decode_bit(a, bit, bits, mix, p[:a])
+            compiled.end_step(t, a, rows, block.context, mix, match)
     return block.flat()

@@ -312,11 +312,9 @@ def match_update(active, t, flat, width, context, history, match):
 
 
 @_jit
-def begin_step(t, active, rows, model, has_model, weights, mix, match):
-    """Everything step t's bits share: the model's byte weights (into weights, (1, lanes,
-    256)), the match model's prediction, each lane's contexts."""
-    if has_model:
-        byte_weights(rows, t, 1, active, model, weights)
+def begin_step(t, active, rows, weights, has_model, mix, match):
+    """Everything step t's bits share but the model's byte weights (given: byte_weights):
+    the match model's prediction and each lane's contexts."""
     match_predict(active, rows.reshape(rows.size), match, mix[3][4], mix[3][5])
     begin_byte(active, mix, weights[0], has_model)
 
@@ -364,12 +362,13 @@ def encode_steps(t0, t1, active, rows, context, has_model, weights, mix, match, 
 
 
 @_jit
-def byte_weights(rows, t0, steps, active, model, out):
+def byte_weights(rows, t0, steps, first, stop, model, out):
     """The model's exact face (model.ExactTextModel.probabilities, whose integers `model`
-    holds: model_arrays) for steps t0 to t0 + steps - 1 of lanes 0 to active - 1, the window
-    of step t in lane i being rows[i, t : t + context]; into out (steps, lanes, 256). The same
-    integers as model.py's: every sum is a sum of integers in a type that holds it exactly
-    (so in any order), the embedding bag's in int32 (model.py bounds it below 2**24)."""
+    holds: model_arrays) for steps t0 to t0 + steps - 1 of lanes first to stop - 1, the
+    window of step t in lane i being rows[i, t : t + context]; into out (steps, lanes, 256).
+    The same integers as model.py's: every sum is a sum of integers in a type that holds it
+    exactly (so in any order), the embedding bag's in int32 (model.py bounds it below
+    2**24)."""
     bag, b1, w2, b2, w3, b3, exp_table, w_max = model
     context = bag.shape[0] // 256
     hidden, hidden2 = w2.shape
@@ -378,7 +377,7 @@ def byte_weights(rows, t0, steps, active, model, out):
     acc2 = np.empty(hidden2, dtype=np.int64)
     acc3 = np.empty(256, dtype=np.int64)
     for t in range(steps):
-        for i in range(active):
+        for i in range(first, stop):
             # The embedding bag: one table row per position, and the bias; then ReLU.
             for k in range(hidden):
                 h1[k] = b1[k]
