@@ -385,12 +385,12 @@ def byte_weights(rows, t0, steps, first, stop, model, out):
                 row = j * 256 + rows[i, t0 + t + j]
                 for k in range(hidden):
                     h1[k] += bag[row, k]
-            total = 0
+            total = np.int64(0)
             for k in range(hidden):
                 h1[k] = min(max(h1[k], 0), ACT_MAX_INT)
                 total += h1[k]
             _dense(h1, total, w2, w_max[0], b2, acc2)
-            total = 0
+            total = np.int64(0)
             for k in range(hidden2):
                 x2[k] = min(max(acc2[k] >> FW, 0), ACT_MAX_INT)  # requantised, ReLU
                 total += x2[k]
