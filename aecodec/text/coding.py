@@ -1,10 +1,11 @@
 """One block of bytes <-> one range-coded stream, its lanes coded side by side.
 
 A block of n bytes is cut into `lanes` contiguous lanes of ceil(n / lanes) bytes (the last ones
-shorter or empty). Step t codes byte t of every lane still running: the model sees all of them as
-one batch, the mixer predicts each bit for all of them at once, and constriction's queue coder
-takes that batch of bits in one call, lane after lane. The decoder repeats the same steps and so
-reads the bits back in the same order.
+shorter or empty). Step t codes byte t of every lane still running, bit by bit, lane after lane
+within each bit; the model, the mixer and the match model are compiled loops (kernels.py). The
+encoder knows every byte: it runs the model on many steps at once, in other threads, and hands
+constriction's queue coder the bits of many steps in one call. The decoder repeats the same
+steps, the model one step at a time, and reads the bits back in the same order.
 """
 
 import collections
@@ -19,12 +20,11 @@ from aecodec.text.model import PAD, ExactTextModel
 
 _BERNOULLI = constriction.stream.model.Bernoulli(perfect=False)
 MIN_LANE = 2048  # bytes per lane at least: a lane's first bytes have no context
-# At most 64 lanes: more share each step's numpy calls (128 lanes code about 15 % faster)
-# but cost more than 0.3 % on some files (coded stream alone, 64 -> 96 lanes: alice29.txt
-# +0.19 %, news +0.31 %; 64 -> 128: book2 +0.29 %, news +0.41 %).
+# At most 64 lanes: more cost more than 0.3 % on some files (coded stream alone, 64 -> 96
+# lanes: alice29.txt +0.19 %, news +0.31 %; 64 -> 128: book2 +0.29 %, news +0.41 %).
 MAX_LANES = 64
-# The encoder knows every byte: it runs the model on about this many windows at once (steps
-# ahead of the mixer, times lanes), in a second thread while the mixer codes the batch before.
+# The encoder runs the model on about this many windows at once (steps ahead of the mixer,
+# times lanes), in MODEL_THREADS threads while the mixer codes the batches before.
 AHEAD_WINDOWS = 1024
 MODEL_THREADS = 2
 # The decoder runs the model one step at a time; from this many lanes on, in two threads.
