@@ -10,13 +10,17 @@ row less 15 %) and the published cmix v19 figures. `--ablation` instead prints t
 candidates alone and mixed (bits per byte and KB per CPU second; `--lanes` adds other lane
 counts). `cut20k` is the first 20,000 bytes of alice29.txt (a small file); `calgary-cat` (not
 in the default set) is book1, book2, news, paper1 and paper2 end to end, 2.5 MB in three blocks,
-for `--workers N` (aet's blocks in N processes). brotli needs the `brotli` package.
+for `--workers N` (aet's blocks in N processes). `--first-run` instead times `aecodec text
+compress` and `decompress` of the 20 KB cut in fresh processes, first with an empty numba cache
+(the coder's loops are compiled), then with it filled. brotli needs the `brotli` package.
 """
 
 import argparse
+import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -166,6 +170,30 @@ def ablation(data: dict[str, bytes], model: str | None, lane_counts: list[int]) 
         assert math.isfinite(bits)
 
 
+def first_run(text: bytes) -> None:
+    """Wall seconds of `aecodec text compress` and `decompress` of `text`, each in a new
+    process, with an empty numba cache (compiled on first use) and then with it filled."""
+    print("| numba cache | compress s | decompress s |\n|---|---:|---:|")
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        (work / "cut.txt").write_bytes(text)
+        env = {**os.environ, "NUMBA_CACHE_DIR": str(work / "numba")}
+        commands = (
+            ["compress", str(work / "cut.txt"), "-o", str(work / "cut.aet"), "--force"],
+            ["decompress", str(work / "cut.aet"), "-o", str(work / "back.txt"), "--force"],
+        )
+        for label in ("empty: the loops compiled", "filled"):
+            seconds = []
+            for command in commands:
+                start = time.perf_counter()
+                run = [sys.executable, "-m", "aecodec", "text", *command]
+                subprocess.run(run, env=env, check=True, capture_output=True)
+                seconds.append(time.perf_counter() - start)
+            if (work / "back.txt").read_bytes() != text:
+                raise SystemExit("round trip failed")
+            print(f"| {label} | {seconds[0]:.1f} | {seconds[1]:.1f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("root", type=Path, help="the folder holding canterbury/ and calgary/")
@@ -175,6 +203,9 @@ def main() -> None:
         "--model", help="text model (name or checkpoint path) for the aet row (default: shipped)"
     )
     parser.add_argument("--ablation", action="store_true", help="the model's parts, alone")
+    parser.add_argument(
+        "--first-run", action="store_true", help="start-up with an empty and a filled cache"
+    )
     parser.add_argument("--lanes", default="", help="with --ablation: lane counts to compare")
     parser.add_argument(
         "--workers", type=int, default=1, help="aet: processes for the blocks of large inputs"
@@ -189,6 +220,8 @@ def main() -> None:
     }
     if "cut20k" in data:
         data["cut20k"] = data["cut20k"][:CUT]
+    if args.first_run:
+        return first_run((args.root / FILES["cut20k"]).read_bytes()[:CUT])
     if args.ablation:
         return ablation(data, args.model, [int(n) for n in args.lanes.split(",") if n])
     rows = []
