@@ -3,11 +3,13 @@
 Each byte is coded as 8 binary decisions, most significant bit first (as in lpaq and PAQ; Mahoney
 2005, "Adaptive weighing of context models for lossless data compression"). For every decision a
 logistic mixer combines, in the stretch domain ln(p / (1 - p)):
-  - adaptive order-n statistics of the file (orders 1-4 and 6, the current word, order 0),
-    probabilities in hashed tables that learn as the file is coded;
+  - adaptive order-n statistics of the file (orders 1-6 and 8, the current word, the word and
+    the one before, order 0), probabilities in hashed tables that learn as the file is coded;
+  - the match model's expected bit (match.py);
   - the pretrained model's probability of the bit given the bits of the byte seen so far (from
-    its 256 integer byte weights, by partial sums);
-and the mixer's weights, chosen by the bits seen so far, learn online too.
+    its 256 integer byte weights, by partial sums), as it is and adapted by an APM;
+and the mixers' weights, chosen by the bits seen so far and more, learn online too; two APMs
+refine the mixers' mean.
 
 All lanes advance one byte per step, and share the tables and the mixer: a lane learns from the
 others. Updates by several lanes at once are integer sums, which do not depend on order, so the
