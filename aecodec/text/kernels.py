@@ -1,8 +1,9 @@
-"""The coder's per-bit work as compiled loops (numba): the mixer, its tables and the match model.
+"""The coder's work as compiled loops (numba): the mixer, its tables, the match model and the
+byte model's integer forward pass.
 
 mixing.py and match.py hold the state and say what it means; this file is the arithmetic, lane by
 lane, with the integer semantics of the numpy code it replaced, so the coded streams are the same
-bytes:
+bytes (the model's integers are model.py's exact face, computed without torch):
 
 - shared state that several lanes update in one bit is updated in passes: every lane reads the
   state first (the prediction), then all the additions are made (integer sums do not depend on
@@ -106,7 +107,7 @@ def _slot(bases, checks, i, j, key):
 @_jit
 def predict(active, bit, mix, out):
     """12-bit probabilities (1..4095) that bit `bit` of each active lane's byte is 1, into
-    out; what update needs is kept in `scratch`."""
+    out; what update needs is kept in the state's scratch (mix[4])."""
     squash, stretch = mix[0][:2]
     slots, weights, match_prob, apm = mix[1]
     c0 = mix[2][3]
