@@ -26,9 +26,10 @@ from dataclasses import dataclass
 from aecodec.errors import BitstreamError
 
 MAGIC = b"\x89AEC"  # a non-ASCII first byte, as in PNG, so text tools never take it for text
-FORMAT_VERSION = 3  # the newest version this aecodec reads (and all before it)
-CODED_VERSION = 2  # what a file coded by a model is written as: 3 only adds stored pixels
+FORMAT_VERSION = 4  # the newest version this aecodec reads (and all before it)
+FLOAT_VERSION = 2  # a file decoded by the float64 synthesis (version 1 too)
 STORED_VERSION = 3  # the first version with stored pixels (flag bit 1)
+INTEGER_VERSION = 4  # decoded by the integer synthesis on the grid of its first payload
 LAYOUTS = ("L", "LA", "RGB", "RGBA")  # the layout code is the index in this tuple
 HASH_SIZE = 8  # first bytes of the SHA-256 of the model's weights file
 MAX_SIDE = 1 << 20
@@ -60,8 +61,9 @@ class Header:
     width: int
     height: int
     layout: str  # one of LAYOUTS
-    # 2: y's tables are the nearest to each predicted scale; 1: the next wider (docs/format.md)
-    format_version: int = CODED_VERSION
+    # 4: the integer synthesis, on the grid in the first payload; 2: the float64 synthesis;
+    # 1: as 2, but y's tables are the next wider, not the nearest to each scale (docs/format.md)
+    format_version: int = FLOAT_VERSION
     has_metadata: bool = False  # the last payload is a metadata block (pack_metadata)
     # The pixels themselves travel instead of a model's code (`stored_header`); then the model
     # is "" and the hash b"", and the first payload is the planes of `layout`, interleaved.
@@ -261,6 +263,7 @@ def describe(header: Header, payloads: list[bytes], total_size: int) -> dict:
         "width": header.width,
         "height": header.height,
         "layout": header.layout,
+        "synthesis": "integer" if header.format_version >= INTEGER_VERSION else "float64",
         "payload_sizes": [len(p) for p in payloads],
         "payload_bytes": payload_bytes,
         "metadata": _describe_metadata(payloads[-1]) if header.has_metadata else "none",

@@ -13,6 +13,7 @@ import contextlib
 import functools
 import io
 import math
+import struct
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,13 +30,15 @@ from aecodec.image import Picture, check_pixels, read_picture, to_pil
 from aecodec.models import refine
 from aecodec.models.hyperprior import Hyperprior
 from aecodec.nn.synthesis64 import Float64Synthesis
+from aecodec.nn.synthesis_int import GRID_RANGE, IntegerSynthesis, gain_grid, grid_for
 from aecodec.nn.tiling import tiled
 from aecodec.zoo import DEFAULT_MODEL, LoadedModel, load_model
 
 ANALYSIS_TILE, SYNTHESIS_TILE = 1024, 32  # pixels in, latent samples in (= 512 pixels out)
 MARGIN_PIXELS, MARGIN_LATENT = 32, 2  # the receptive-field radii: 30 px and under 2 samples
-# The synthesis runs in float64 so that the same symbols give the same pixels whatever the thread
-# count or convolution library: float32 differences (~1e-6) would flip a rounding now and then.
+# The synthesis runs in integers (version 4 files) or float64 (earlier ones) so that the same
+# symbols give the same pixels whatever the machine, thread count or convolution library: float32
+# differences (~1e-6) would flip a rounding now and then.
 TARGET_TOLERANCE = 0.03  # a size or bpp target is met when the file is within 3% below it
 SMALLEST_CODED = 35 + 1 + 2 * 4  # bytes: the container, a 1-letter model name, 2 payloads' lengths
 
@@ -56,8 +59,17 @@ def cached_model(name: str, weights: str | None = None) -> LoadedModel:
 
 @functools.lru_cache(maxsize=4)
 def cached_synthesis(name: str, weights: str | None = None) -> Float64Synthesis:
-    """A float64 copy of the model's synthesis (the model itself stays float32)."""
+    """A float64 copy of the model's synthesis (the model itself stays float32): files before
+    version 4."""
     return Float64Synthesis(cached_model(name, weights).model.g_s)
+
+
+@functools.lru_cache(maxsize=16)
+def cached_integer_synthesis(
+    name: str, weights: str | None, grid: tuple[int, ...]
+) -> IntegerSynthesis:
+    """The model's synthesis in integers on a file's grid (version 4 files)."""
+    return IntegerSynthesis(cached_model(name, weights).model.g_s, list(grid))
 
 
 def compress(
@@ -171,15 +183,17 @@ def _encode(
 ) -> Compressed:
     """The file of y at a quality; with `steps`, of y refined for the picture x too, whichever
     costs less (models.refine)."""
-    coded = refine.compress(loaded.model, x, y, quality, steps)  # nearest tables: format 2
-    payloads = list(coded.strings)
+    coded = refine.compress(loaded.model, x, y, quality, steps)  # nearest tables
+    net = loaded.model
+    grid = grid_for(net.g_s, coded.y_hat * net.gains(quality)[1])
+    payloads = [struct.pack(f">{len(grid)}b", *grid), *coded.strings]
     if picture.alpha is not None:
         payloads.append(_png(picture.alpha))
     if block:
         payloads.append(block)
     h, w = picture.rgb.shape[:2]
     fields = (loaded.name, loaded.weights_hash, quality, w, h, picture.layout)
-    header = bitstream.Header(*fields, has_metadata=bool(block))
+    header = bitstream.Header(*fields, bitstream.INTEGER_VERSION, has_metadata=bool(block))
     data = bitstream.pack(header, payloads)
     return Compressed(data, header, coded.estimated_bits, list(picture.warnings))
 
@@ -236,6 +250,8 @@ def decompress(
     if header.stored:
         check_pixels(header.width, header.height, "the file", max_pixels)
         return _from_stored(header, payloads, strip)
+    check_pixels(header.width, header.height, "the file", max_pixels, Hyperprior.stride)
+    grid = _grid(header, payloads, len(cached_model(header.model, _key(weights)).model.g_s))
     header, payloads, y_hat = decode_latents(data, weights, max_pixels)
     metadata = bitstream.Metadata()
     if header.has_metadata:  # the last payload, after the alpha plane
@@ -244,20 +260,57 @@ def decompress(
     key = (header.model, _key(weights))
     net = cached_model(*key).model
     with _out_of_memory(header):
-        g_s = cached_synthesis(*key) if exact else net.g_s
-        with torch.no_grad():  # Float64Synthesis takes the float32 tiles to float64 itself
-            x_hat = tiled(g_s, y_hat, net.y_stride, SYNTHESIS_TILE, MARGIN_LATENT)
-    x_hat = x_hat[0, :, : header.height, : header.width].clamp(0, 1)
-    rgb = x_hat.mul(255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+        rgb = _synthesis(net, key, header, y_hat, exact, grid)
+    rgb = rgb[0, :, : header.height, : header.width].permute(1, 2, 0).numpy()
     alpha = _unpng(payloads[-1], header) if header.has_alpha else None
     return to_pil(rgb, alpha, header.layout, metadata)
+
+
+def _grid(header: bitstream.Header, payloads: list[bytes], layers: int) -> tuple[int, ...]:
+    """A version 4 file's synthesis grid (its first payload), checked; () before version 4."""
+    if header.format_version < bitstream.INTEGER_VERSION:
+        return ()
+    if not payloads:
+        raise BitstreamError("the file has no payloads: not even its synthesis grid")
+    grid = struct.unpack(f">{len(payloads[0])}b", payloads[0])
+    if len(grid) != layers:
+        raise BitstreamError(
+            f"the synthesis grid has {len(grid)} layers, the model's synthesis {layers}"
+        )
+    if not all(low <= e <= high for e in grid for low, high in [GRID_RANGE]):
+        raise BitstreamError(f"synthesis grid {grid} outside {GRID_RANGE[0]}..{GRID_RANGE[1]}")
+    return grid
+
+
+def _synthesis(
+    net: Hyperprior,
+    key: tuple,
+    header: bitstream.Header,
+    y_hat: torch.Tensor,
+    exact: bool,
+    grid: tuple[int, ...],
+) -> torch.Tensor:
+    """The gained y_hat's pixels (1, 3, H, W) as uint8, by the synthesis the file asks for."""
+    _, inverse_gain = net.gains(header.quality)
+    with torch.no_grad():
+        if exact and grid:
+            synthesis = cached_integer_synthesis(*key, grid)
+            inverse_gain = gain_grid(inverse_gain)
+            return tiled(
+                lambda y: synthesis(y, inverse_gain), y_hat, net.y_stride, SYNTHESIS_TILE,
+                MARGIN_LATENT,
+            )  # fmt: skip
+        g_s = cached_synthesis(*key) if exact else net.g_s  # Float64Synthesis takes float32
+        x_hat = tiled(g_s, y_hat * inverse_gain, net.y_stride, SYNTHESIS_TILE, MARGIN_LATENT)
+    return x_hat.clamp(0, 1).mul(255).round().to(torch.uint8)
 
 
 def decode_latents(
     data: bytes, weights: str | Path | None = None, max_pixels: int | None = None
 ) -> tuple[bitstream.Header, list[bytes], torch.Tensor]:
     """Check an .aec file against its model and decode its latents exactly: the header, the
-    payloads, and the synthesis input (y_hat times the inverse gain of the file's quality)."""
+    payloads, and the gained y_hat (the synthesis input is y_hat times the inverse gain of the
+    file's quality)."""
     header, payloads = bitstream.unpack(data)
     if header.stored:
         raise BitstreamError("the file stores its pixels; it has no latents to decode")
@@ -270,14 +323,15 @@ def decode_latents(
         )
     net = loaded.model
     latent = net.latent_codec.payloads
-    expected = latent + header.has_alpha + header.has_metadata
+    first = int(header.format_version >= bitstream.INTEGER_VERSION)  # the synthesis grid
+    expected = first + latent + header.has_alpha + header.has_metadata
     if len(payloads) != expected:
         raise BitstreamError(f"expected {expected} payloads, found {len(payloads)}")
     z_shape = (math.ceil(header.height / net.stride), math.ceil(header.width / net.stride))
     nearest = header.format_version >= 2  # format 1 coded y with the next wider tables
     with _out_of_memory(header):
         try:
-            y_hat = net.decompress(payloads[:latent], z_shape, header.quality, nearest)
+            y_hat = net.latent_codec.decompress(payloads[first : first + latent], z_shape, nearest)
         except (ValueError, IndexError, AssertionError, OverflowError) as error:
             # Only crafted files get here (the checksums catch accidents); constriction reports
             # data that no encoder could have written with an AssertionError.
