@@ -1,14 +1,16 @@
-"""Seconds of the synthesis transform alone, three ways, on the latents of real images.
+"""The synthesis transform three ways on the same files: seconds, PSNR and the BD-rate it costs.
 
     python bench/synthesis.py ../shared/data/kodak [--model NAME] [--limit 6] [--repeat 3]
 
-Rows: PyTorch's float64 layers (the exact decoder until 2026-11-27), aecodec.nn.synthesis64 (the
-exact decoder now) and float32 (`--fast`), each timed untiled, best of --repeat per image and
-summed; and how many 8-bit values of the new float64 path differ from PyTorch's float64.
+Each image is coded at qualities 25, 50, 75 and 100; the latents of each file go through the
+integer synthesis (the exact decoder of format version 4, aecodec.nn.synthesis_int), the float64
+one (the exact decoder of versions 1 and 2, aecodec.nn.synthesis64) and PyTorch's float32
+(`--fast`), each timed whole (untiled), best of --repeat, and the 8-bit pixels are compared with
+the original. The files are the same, so the rates are too: the BD-rate of a decoder against
+float64 is what its PSNR costs.
 """
 
 import argparse
-import copy
 import sys
 import time
 from pathlib import Path
@@ -19,22 +21,23 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from aecodec import codec  # noqa: E402
-from aecodec.image import find_images  # noqa: E402
+from aecodec.eval.bdrate import bd_psnr, bd_rate  # noqa: E402
+from aecodec.image import find_images, read_picture  # noqa: E402
+from aecodec.metrics import psnr  # noqa: E402
 from aecodec.nn.synthesis64 import Float64Synthesis  # noqa: E402
+from aecodec.nn.synthesis_int import IntegerSynthesis, gain_grid  # noqa: E402
 from aecodec.zoo import DEFAULT_MODEL  # noqa: E402
 
+QUALITIES = (25, 50, 75, 100)
 
-def best_of(repeat: int, way: torch.nn.Module, x: torch.Tensor) -> tuple[float, torch.Tensor]:
+
+def best_of(repeat: int, decode) -> tuple[float, np.ndarray]:
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
-        out = way(x)
+        pixels = decode()
         times.append(time.perf_counter() - start)
-    return min(times), out
-
-
-def to_8bit(x: torch.Tensor) -> np.ndarray:
-    return x.clamp(0, 1).mul(255).round().to(torch.uint8).numpy()
+    return min(times), pixels
 
 
 def main() -> None:
@@ -44,33 +47,60 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=6)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    g_s = codec.cached_model(args.model).model.g_s
-    ways = {
-        "PyTorch float64": copy.deepcopy(g_s).double(),
-        "synthesis64 float64": Float64Synthesis(g_s),
-        "PyTorch float32 (--fast)": g_s,
-    }
-    seconds = dict.fromkeys(ways, 0.0)
-    differ = values = 0
+    net = codec.cached_model(args.model).model
+    float64 = Float64Synthesis(net.g_s)
+    names = ("integer", "float64", "float32 (--fast)")
+    seconds = dict.fromkeys(names, 0.0)
+    rates = []  # per image: bpp per quality
+    quality = {name: [] for name in names}  # per image: PSNR per quality
     images = find_images([args.folder])[: args.limit]
     with torch.no_grad():
         for path in images:
-            data = codec.compress(str(path), quality=50, model=args.model)
-            _, _, y = codec.decode_latents(data, args.model)
-            outputs = {}
-            for name, way in ways.items():
-                x = y if name.endswith("(--fast)") else y.double()
-                elapsed, outputs[name] = best_of(args.repeat, way, x)
-                seconds[name] += elapsed
-            reference, new = (to_8bit(outputs[k]) for k in list(ways)[:2])
-            differ += int((reference != new).sum())
-            values += reference.size
-    print(f"{len(images)} images from {args.folder}, model {args.model}, "
+            picture = read_picture(str(path))
+            h, w = picture.rgb.shape[:2]
+            rates.append([])
+            for name in names:
+                quality[name].append([])
+            for q in QUALITIES:
+                data = codec.compress(picture.rgb, quality=q, model=args.model)
+                header, payloads, y_hat = codec.decode_latents(data)
+                grid = grid_of(payloads[0])
+                integer = IntegerSynthesis(net.g_s, grid)
+                inverse_gain = net.gains(header.quality)[1]
+                x = y_hat * inverse_gain
+                ways = {
+                    "integer": lambda: integer(y_hat, gain_grid(inverse_gain)),
+                    "float64": lambda: to_8bit(float64(x)),
+                    "float32 (--fast)": lambda: to_8bit(net.g_s(x)),
+                }
+                rates[-1].append(8 * len(data) / (h * w))
+                for name, decode in ways.items():
+                    elapsed, pixels = best_of(args.repeat, decode)
+                    seconds[name] += elapsed / len(QUALITIES)
+                    pixels = pixels[0, :, :h, :w].permute(1, 2, 0).numpy()
+                    quality[name][-1].append(psnr(pixels, picture.rgb))
+    print(f"{len(images)} images from {args.folder}, model {args.model}, qualities {QUALITIES}, "
           f"{torch.get_num_threads()} threads, best of {args.repeat}")  # fmt: skip
-    print("| synthesis | seconds per image |\n|---|---:|")
-    for name, total in seconds.items():
-        print(f"| {name} | {total / len(images):.3f} |")
-    print(f"8-bit values where synthesis64 differs from PyTorch float64: {differ} of {values:,}")
+    print("| synthesis | seconds per image | PSNR dB | BD-PSNR vs float64 | BD-rate vs float64 |")
+    print("|---|---:|---:|---:|---:|")
+    mean_rates = np.mean(rates, axis=0)
+    anchor = np.mean(quality["float64"], axis=0)
+    for name in names:
+        curve = np.mean(quality[name], axis=0)
+        print(
+            f"| {name} | {seconds[name] / len(images):.3f} | {curve.mean():.3f} "
+            f"| {bd_psnr(mean_rates, anchor, mean_rates, curve):+.3f} dB "
+            f"| {bd_rate(mean_rates, anchor, mean_rates, curve):+.2f} % |"
+        )
+
+
+def grid_of(payload: bytes) -> list[int]:
+    """A version 4 file's synthesis grid (its first payload)."""
+    return [int(e) for e in np.frombuffer(payload, np.int8)]
+
+
+def to_8bit(x: torch.Tensor) -> torch.Tensor:
+    return x.clamp(0, 1).mul(255).round().to(torch.uint8)
 
 
 if __name__ == "__main__":

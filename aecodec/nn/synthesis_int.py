@@ -57,6 +57,9 @@ class IntegerSynthesis(nn.Module):
                 converted.append(_IntegerInverseGDN(layer, steps[i], steps[i + 1]))
             else:
                 raise TypeError(f"no integer form for {type(layer).__name__}")
+        for layer, after in zip(converted, converted[1:], strict=False):
+            if isinstance(layer, _IntegerInverseGDN):
+                layer.pad = after.pad  # it writes the next convolution's padded input
         self.layers = nn.ModuleList(converted)
 
     @torch.no_grad()
@@ -65,9 +68,18 @@ class IntegerSynthesis(nn.Module):
             raise ValueError("IntegerSynthesis takes one image at a time")
         # Exact: a float32 y_hat times a 20-bit gain fits float64's 53 bits; the step is 2^e.
         q = _on_grid(y_hat[0].permute(1, 2, 0).to(torch.float64) * (inverse_gain / self.input_step))
+        height, width, channels = q.shape
+        planes = _new_planes(height, width, channels, self.layers[0].pad)
+        _digit_planes(q, _inside(planes, height, width, self.layers[0].pad))
         for layer in self.layers:
-            q = layer(q)
-        return q.permute(2, 0, 1)[None]
+            if isinstance(layer, _IntegerInverseGDN):
+                planes = layer(q, magnitudes)
+            elif layer.last:
+                return layer(planes, height, width).permute(2, 0, 1)[None]
+            else:
+                q, magnitudes = layer(planes, height, width)
+                height, width = q.shape[:2]
+        raise TypeError("the synthesis must end on a convolution")
 
 
 def gain_grid(gain: Tensor) -> Tensor:
@@ -116,6 +128,21 @@ def _float64(layer: nn.Module) -> nn.Module:
 def _on_grid(x: Tensor) -> Tensor:
     """Round half to even and clip to 14 bits: int16 (x is overwritten)."""
     return x.round_().clamp_(LOW, HIGH).to(torch.int16)
+
+
+def _new_planes(height: int, width: int, channels: int, pad: int) -> Tensor:
+    """Digit planes (2, height + 2 pad + 1, width + 2 pad, channels) int8 of a zero-padded input,
+    the padding's digits set (high 0, low -128: the digits of 0); the inside is to be filled.
+    One more padding row below, so that every phase reads whole rows of the padded width."""
+    planes = torch.empty((2, height + 2 * pad + 1, width + 2 * pad, channels), dtype=torch.int8)
+    for border in (planes[:, :pad], planes[:, pad + height :], planes[:, :, :pad],
+                   planes[:, :, pad + width :]):  # fmt: skip
+        border[0].zero_(), border[1].fill_(-128)
+    return planes
+
+
+def _inside(planes: Tensor, height: int, width: int, pad: int) -> Tensor:
+    return planes[:, pad : pad + height, pad : pad + width]
 
 
 def _digit_planes(q: Tensor, out: Tensor) -> Tensor:
@@ -168,7 +195,7 @@ class _IntegerDeconv(nn.Module):
         self.n = -c_out % 8 + c_out  # int8 products want 8-aligned widths
         # Few output channels (the last layer): one product of every input row with every tap,
         # then shifted sums of its columns, instead of gathering the input once per tap.
-        self.every_tap = digits == 1 and k * k * c_out <= c_in
+        self.every_tap = self.last and digits == 1 and k * k * c_out <= c_in
         self.taps: list[list[tuple[int, int, int]]] = []  # per phase: (dy, dx, tap index)
         weights, offsets = [], []
         for py in range(2):
@@ -195,19 +222,23 @@ class _IntegerDeconv(nn.Module):
         self.register_buffer("offsets", torch.stack(offsets).to(dtype))  # (4, c_out)
         self.register_buffer("scale", scale.to(torch.float32))
 
-    def forward(self, q: Tensor) -> Tensor:
-        height, width, c_in = q.shape
-        pad = self.pad
+    def forward(self, planes: Tensor, height: int, width: int) -> Tensor | tuple[Tensor, Tensor]:
+        """Digit planes of the padded input (_new_planes) -> the output on the next grid (int16)
+        and the digits of its magnitudes (for the inverse GDN), or the last layer's pixels."""
+        pad, c_in = self.pad, planes.shape[-1]
         stride = width + 2 * pad  # output row j, column i sits at j * stride + i
-        # One more padding row below, so that every phase reads whole rows of `stride`.
-        planes = q.new_empty((2, height + 2 * pad + 1, stride, c_in), dtype=torch.int8)
-        inside = planes[:, pad : pad + height, pad : pad + width]
-        for border in (planes[:, :pad], planes[:, pad + height :], planes[:, :, :pad],
-                       planes[:, :, pad + width :]):  # fmt: skip
-            border[0].zero_(), border[1].fill_(-128)  # the digits of 0
-        _digit_planes(q, inside)
         rows = planes.view(2, -1, c_in)
         count = height * stride
+        if self.digits == 1 and not self.last:
+            q = torch.empty(2 * height, 2 * width, self.c_out, dtype=torch.int16)
+            magnitudes = torch.empty(2, 2 * height, 2 * width, self.c_out, dtype=torch.int8)
+            for index in range(4):
+                products = self._products(rows, count, stride, index)
+                kernels().deconv_phase(
+                    products.numpy(), self.offsets[index].numpy(), self.scale.numpy(), height,
+                    width, stride, index // 2, index % 2, q.numpy(), magnitudes.numpy(),
+                )  # fmt: skip
+            return q, magnitudes
         out = torch.empty(height, 2, width, 2, self.c_out)  # (2 height, 2 width, c_out)
         every = self._every_tap(rows) if self.every_tap else None
         for index, taps in enumerate(self.taps):
@@ -217,18 +248,25 @@ class _IntegerDeconv(nn.Module):
                     start = (dy + pad) * stride + dx + pad
                     sums += every[start : start + count, tap * self.c_out : (tap + 1) * self.c_out]
             else:
-                gathered = torch.empty(2, count, len(taps), c_in, dtype=torch.int8)
-                for t, (dy, dx, _) in enumerate(taps):
-                    start = (dy + pad) * stride + dx + pad
-                    gathered[:, :, t] = rows[:, start : start + count]
-                products = _exact_mm(gathered.view(2 * count, -1), self.weights[index])
-                sums = self._join(products, count, index)
+                sums = self._join(self._products(rows, count, stride, index), count, index)
             sums = sums.view(height, stride, -1)[:, :width]
             torch.mul(sums, self.scale, out=out[:, index // 2, :, index % 2])
         out = out.view(2 * height, 2 * width, self.c_out).round_()
         if self.last:
             return out.clamp_(0, 255).to(torch.uint8)
-        return out.clamp_(LOW, HIGH).to(torch.int16)
+        q = out.clamp_(LOW, HIGH).to(torch.int16)
+        magnitudes = torch.empty(2, *q.shape, dtype=torch.int8)
+        return q, _digit_planes(q.abs(), magnitudes)
+
+    def _products(self, rows: Tensor, count: int, stride: int, index: int) -> Tensor:
+        """A phase's digit products (2 count, digits * n): its taps' shifted rows side by side,
+        times its weights."""
+        taps, c_in = self.taps[index], rows.shape[-1]
+        gathered = torch.empty(2, count, len(taps), c_in, dtype=torch.int8)
+        for t, (dy, dx, _) in enumerate(taps):
+            start = (dy + self.pad) * stride + dx + self.pad
+            gathered[:, :, t] = rows[:, start : start + count]
+        return _exact_mm(gathered.view(2 * count, -1), self.weights[index])
 
     def _every_tap(self, rows: Tensor) -> Tensor:
         """Every input row times every tap: (rows, taps * c_out) exact sums, int32."""
@@ -263,16 +301,24 @@ class _IntegerInverseGDN(nn.Module):
         self.register_buffer("beta", beta.to(torch.float32))
         self.ratio = step / after  # a power of two: exact
 
-    def forward(self, q: Tensor) -> Tensor:
-        shape, c = q.shape, q.shape[-1]
-        flat = q.reshape(-1, c)
-        count = flat.shape[0]
-        digits = _digit_planes(flat.abs(), flat.new_empty((2, count, c), dtype=torch.int8))
-        products = _exact_mm(digits.view(-1, c), self.gamma)
-        sums = torch.add(products[count:], products[:count], alpha=256).add_(self.offset)
-        norm = sums.to(torch.float32).mul_(self.g_step).add_(self.beta)
-        out = norm.mul_(flat.to(torch.float32)).mul_(self.ratio)
-        return _on_grid(out).view(shape)
+    def forward(self, q: Tensor, magnitudes: Tensor) -> Tensor:
+        """q (h, w, c) int16 and the digits of |q| -> the next convolution's padded digit planes."""
+        height, width, channels = q.shape
+        products = _exact_mm(magnitudes.view(-1, channels), self.gamma)
+        planes = _new_planes(height, width, channels, self.pad)
+        kernels().inverse_gdn(
+            products.numpy(), q.numpy(), self.offset.numpy(), self.g_step.numpy(),
+            self.beta.numpy(), np.float32(self.ratio), planes.numpy(), self.pad,
+        )  # fmt: skip
+        return planes
+
+
+def kernels():
+    """The compiled loops (aecodec.nn.synthesis_kernels), imported on first use: numba's import
+    and the loading of compiled code cost only the decoders that need them."""
+    from aecodec.nn import synthesis_kernels
+
+    return synthesis_kernels
 
 
 def _exact_mm(a: Tensor, b: Tensor) -> Tensor:
