@@ -11,6 +11,7 @@ float64 is what its PSNR costs.
 """
 
 import argparse
+import functools
 import sys
 import time
 from pathlib import Path
@@ -69,9 +70,9 @@ def main() -> None:
                 inverse_gain = net.gains(header.quality)[1]
                 x = y_hat * inverse_gain
                 ways = {
-                    "integer": lambda: integer(y_hat, gain_grid(inverse_gain)),
-                    "float64": lambda: to_8bit(float64(x)),
-                    "float32 (--fast)": lambda: to_8bit(net.g_s(x)),
+                    "integer": functools.partial(integer, y_hat, gain_grid(inverse_gain)),
+                    "float64": functools.partial(to_8bit, float64, x),
+                    "float32 (--fast)": functools.partial(to_8bit, net.g_s, x),
                 }
                 rates[-1].append(8 * len(data) / (h * w))
                 for name, decode in ways.items():
@@ -99,8 +100,8 @@ def grid_of(payload: bytes) -> list[int]:
     return [int(e) for e in np.frombuffer(payload, np.int8)]
 
 
-def to_8bit(x: torch.Tensor) -> torch.Tensor:
-    return x.clamp(0, 1).mul(255).round().to(torch.uint8)
+def to_8bit(synthesis, x: torch.Tensor) -> torch.Tensor:
+    return synthesis(x).clamp(0, 1).mul(255).round().to(torch.uint8)
 
 
 if __name__ == "__main__":

@@ -171,7 +171,7 @@ GOLDEN = {  # files written by each default (formats 1, 2, then 4), and the SHA-
     "hyperprior-sc-wide": "b8d811e2a7f94bef5d0484b4f220acba0419267d5444420591782e2dc0274e13",
     "hyperprior-sc-joint": "377cef41e22fae1e2dbc72af2d02cbc4bc4589dbef6bafa4ff6855212d78dff3",
     "v2-hyperprior-sc-joint": "4298434878bd092a674f98cf7057ec04786993a5caf7237877629d12a8251a7e",
-    "v4-hyperprior-sc-joint": "22a42057ce11b7ab931e190bde27ee0f11eff933f4a4d89a02bf502c17f4d125",
+    "v4-hyperprior-sc-joint": "af0a31ae5cb4619c892cba02e225b02e38013f941d3f03178a565aec1733a4ba",
 }
 
 

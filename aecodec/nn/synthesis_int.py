@@ -3,19 +3,20 @@
 Each layer's input lives on a fixed-point grid (a step of 2^e per layer, chosen by the encoder
 for each image by `grid_for` and written in the file) as 14-bit integers, and the weights are
 8-bit integers per output channel (the first layer's 16-bit), so every product is an integer and
-every sum is exact. A 14-bit
-number q is two int8 digits, its high byte and its low byte less 128 (q = 256 hi + lo + 128: the
-bytes of q's int16 form, one flipped bit), and the products of digits are summed in int32 by
-torch._int_mm, which runs on the CPU's int8 dot-product units (VNNI, AMX) at some ten to twenty
-times the rate of float64 products. Between layers the exact sums are scaled and rounded onto
-the next grid by single float32 operations (convert, multiply, add, round half to even), each
-correctly rounded by IEEE 754 and so the same on every machine: the pixels depend on the file
-alone, whatever the thread count or matrix library. Where int8 products come out wrong (pairs
-saturating int16 on CPUs without VNNI), `_exact_mm` notices once and multiplies the same integers
-in float64, where every sum here is exact too.
+every sum is exact. A 14-bit number q is two int8 digits, its high byte and its low byte less
+128 (q = 256 hi + lo + 128: the bytes of q's int16 form, one bit flipped), and the products of
+digits are summed in int32 by torch._int_mm, which runs on the CPU's int8 dot-product units
+(VNNI, AMX) at ten to twenty times the rate of float64 products. The inverse GDN's normalisation
+(beta + gamma |x|, a sum over all channels) takes |q| / 64 rounded, one digit. Between products,
+one compiled pass per layer (synthesis_kernels) scales and rounds the exact sums onto the next
+grid by single float32 operations (convert, multiply, add, round half to even), each correctly
+rounded by IEEE 754 and so the same on every machine: the pixels depend on the file alone,
+whatever the thread count or matrix library. Where int8 products come out wrong (pairs
+saturating int16 on CPUs without VNNI), `_exact_mm` notices once and multiplies the same
+integers in float64, where every sum here is exact too.
 
-Costs one quantisation of weights and activations: about 0.02 dB below float64 on Kodak
-(0.04 dB at the highest quality).
+The quantisation costs 0.3 % BD-rate against the float64 synthesis on Kodak
+(bench/synthesis.py); the synthesis runs four times as fast.
 """
 
 import functools
@@ -29,6 +30,7 @@ from aecodec.nn.gdn import GDN
 
 ACTIVATION_BITS = 14  # so that 256 * (high-digit sums) + (low-digit sums) fits int32 exactly
 LOW, HIGH = -(1 << (ACTIVATION_BITS - 1)), (1 << (ACTIVATION_BITS - 1)) - 1
+MAGNITUDE_STEP = 64  # the inverse GDN's normalisation sees |q| in steps of 64 (7 bits)
 HEADROOM = 2.0  # the ranges the encoder measures are doubled: the decoder's rarely clip
 GRID_RANGE = (-40, 8)  # the exponents a grid may have: steps from 2^-40 to 2^8
 GAIN_BITS = 20  # the inverse gains are rounded to 20 significant bits: see `gain_grid`
@@ -71,6 +73,7 @@ class IntegerSynthesis(nn.Module):
         height, width, channels = q.shape
         planes = _new_planes(height, width, channels, self.layers[0].pad)
         _digit_planes(q, _inside(planes, height, width, self.layers[0].pad))
+        magnitudes = q  # each inverse GDN follows a convolution, which sets them
         for layer in self.layers:
             if isinstance(layer, _IntegerInverseGDN):
                 planes = layer(q, magnitudes)
@@ -128,6 +131,12 @@ def _float64(layer: nn.Module) -> nn.Module:
 def _on_grid(x: Tensor) -> Tensor:
     """Round half to even and clip to 14 bits: int16 (x is overwritten)."""
     return x.round_().clamp_(LOW, HIGH).to(torch.int16)
+
+
+def _magnitudes(q: Tensor) -> Tensor:
+    """|q| / 64 rounded, at most 127 (int8): the 7 bits of the magnitudes that the inverse GDN's
+    normalisation needs (it sums 128 of them)."""
+    return q.abs().add_(32).bitwise_right_shift_(6).clamp_(max=127).to(torch.int8)
 
 
 def _new_planes(height: int, width: int, channels: int, pad: int) -> Tensor:
@@ -215,6 +224,13 @@ class _IntegerDeconv(nn.Module):
         if self.every_tap:  # (taps * c_out, c_in), rows padded to a multiple of 8
             every = w.permute(2, 3, 1, 0).reshape(k * k * c_out, -1)
             weights = [F.pad(every, (0, 0, 0, -every.shape[0] % 8)).to(torch.int8)]
+            # Per phase: (rows down, columns across in the padded input, tap) of each of its taps.
+            table = torch.zeros(4, max(len(t) for t in self.taps), 3, dtype=torch.int64)
+            for phase, taps in enumerate(self.taps):
+                for i, (dy, dx, tap) in enumerate(taps):
+                    table[phase, i] = torch.tensor([dy + self.pad, dx + self.pad, tap])
+            self.register_buffer("tap_rows", table)
+            self.register_buffer("tap_count", torch.tensor([len(t) for t in self.taps]))
         self.weights = weights
         if digits == 1 and torch.stack(offsets).abs().max() >= 2**29:
             raise TypeError("bias out of the int32 range of the sums")
@@ -224,14 +240,14 @@ class _IntegerDeconv(nn.Module):
 
     def forward(self, planes: Tensor, height: int, width: int) -> Tensor | tuple[Tensor, Tensor]:
         """Digit planes of the padded input (_new_planes) -> the output on the next grid (int16)
-        and the digits of its magnitudes (for the inverse GDN), or the last layer's pixels."""
+        and its magnitudes (_magnitudes, for the inverse GDN), or the last layer's pixels."""
         pad, c_in = self.pad, planes.shape[-1]
         stride = width + 2 * pad  # output row j, column i sits at j * stride + i
         rows = planes.view(2, -1, c_in)
         count = height * stride
         if self.digits == 1 and not self.last:
             q = torch.empty(2 * height, 2 * width, self.c_out, dtype=torch.int16)
-            magnitudes = torch.empty(2, 2 * height, 2 * width, self.c_out, dtype=torch.int8)
+            magnitudes = torch.empty(2 * height, 2 * width, self.c_out, dtype=torch.int8)
             for index in range(4):
                 products = self._products(rows, count, stride, index)
                 kernels().deconv_phase(
@@ -239,40 +255,35 @@ class _IntegerDeconv(nn.Module):
                     width, stride, index // 2, index % 2, q.numpy(), magnitudes.numpy(),
                 )  # fmt: skip
             return q, magnitudes
+        if self.every_tap:
+            products = _exact_mm(rows.reshape(2 * rows.shape[1], -1), self.weights[0])
+            pixels = torch.empty(2 * height, 2 * width, self.c_out, dtype=torch.uint8)
+            offsets = self.tap_rows[..., 0] * stride + self.tap_rows[..., 1]
+            taps = torch.stack([offsets, self.tap_rows[..., 2]], dim=-1)
+            kernels().last_layer(
+                products.numpy(), taps.numpy(), self.tap_count.numpy(),
+                self.offsets.numpy(), self.scale.numpy(), height, width, stride, pixels.numpy(),
+            )  # fmt: skip
+            return pixels
         out = torch.empty(height, 2, width, 2, self.c_out)  # (2 height, 2 width, c_out)
-        every = self._every_tap(rows) if self.every_tap else None
-        for index, taps in enumerate(self.taps):
-            if every is not None:
-                sums = self.offsets[index].expand(count, -1).clone()
-                for dy, dx, tap in taps:
-                    start = (dy + pad) * stride + dx + pad
-                    sums += every[start : start + count, tap * self.c_out : (tap + 1) * self.c_out]
-            else:
-                sums = self._join(self._products(rows, count, stride, index), count, index)
+        for index in range(4):
+            sums = self._join(self._products(rows, count, stride, index), count, index)
             sums = sums.view(height, stride, -1)[:, :width]
             torch.mul(sums, self.scale, out=out[:, index // 2, :, index % 2])
         out = out.view(2 * height, 2 * width, self.c_out).round_()
         if self.last:
             return out.clamp_(0, 255).to(torch.uint8)
         q = out.clamp_(LOW, HIGH).to(torch.int16)
-        magnitudes = torch.empty(2, *q.shape, dtype=torch.int8)
-        return q, _digit_planes(q.abs(), magnitudes)
+        return q, _magnitudes(q)
 
     def _products(self, rows: Tensor, count: int, stride: int, index: int) -> Tensor:
         """A phase's digit products (2 count, digits * n): its taps' shifted rows side by side,
         times its weights."""
         taps, c_in = self.taps[index], rows.shape[-1]
+        starts = np.array([(dy + self.pad) * stride + dx + self.pad for dy, dx, _ in taps])
         gathered = torch.empty(2, count, len(taps), c_in, dtype=torch.int8)
-        for t, (dy, dx, _) in enumerate(taps):
-            start = (dy + self.pad) * stride + dx + self.pad
-            gathered[:, :, t] = rows[:, start : start + count]
+        kernels().gather(rows.numpy(), starts, gathered.numpy())
         return _exact_mm(gathered.view(2 * count, -1), self.weights[index])
-
-    def _every_tap(self, rows: Tensor) -> Tensor:
-        """Every input row times every tap: (rows, taps * c_out) exact sums, int32."""
-        count = rows.shape[1]
-        products = _exact_mm(rows.view(2 * count, -1), self.weights[0])
-        return torch.add(products[count:], products[:count], alpha=256)
 
     def _join(self, products: Tensor, count: int, index: int) -> Tensor:
         """(2 count, digits * n) digit products -> the exact sums plus bias (count, c_out)."""
@@ -294,20 +305,20 @@ class _IntegerInverseGDN(nn.Module):
         super().__init__()
         with torch.no_grad():  # squared in float64, as the float64 copy of the layer would
             beta, gamma = _float64(gdn).normalisation()
-        g, g_step = _weights_on_grid(gamma * step, (1,), 1)  # rows: output channels
+        g, g_step = _weights_on_grid(gamma * step * MAGNITUDE_STEP, (1,), 1)  # rows: outputs
         self.register_buffer("gamma", g.to(torch.int8))  # (C, C)
-        self.register_buffer("offset", (128 * g.sum(dim=1)).to(torch.int32))
         self.register_buffer("g_step", g_step.to(torch.float32))
         self.register_buffer("beta", beta.to(torch.float32))
         self.ratio = step / after  # a power of two: exact
 
     def forward(self, q: Tensor, magnitudes: Tensor) -> Tensor:
-        """q (h, w, c) int16 and the digits of |q| -> the next convolution's padded digit planes."""
+        """q (h, w, c) int16 and |q| / 64 (_magnitudes) -> the next convolution's padded digit
+        planes."""
         height, width, channels = q.shape
         products = _exact_mm(magnitudes.view(-1, channels), self.gamma)
         planes = _new_planes(height, width, channels, self.pad)
         kernels().inverse_gdn(
-            products.numpy(), q.numpy(), self.offset.numpy(), self.g_step.numpy(),
+            products.numpy(), q.numpy(), self.g_step.numpy(),
             self.beta.numpy(), np.float32(self.ratio), planes.numpy(), self.pad,
         )  # fmt: skip
         return planes

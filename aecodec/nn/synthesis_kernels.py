@@ -26,11 +26,11 @@ def _jit(function):
 
 
 @_jit
-def deconv_phase(products, offsets, scale, height, width, stride, py, px, q_out, abs_digits):
+def deconv_phase(products, offsets, scale, height, width, stride, py, px, q_out, magnitudes):
     """One output phase of a transposed convolution: the digit products (2 * count, n) of its
     rows, joined (256 high + low + offset, exact), scaled and rounded onto the next grid: into
-    q_out (2 height, 2 width, c) int16 at rows 2j + py, columns 2i + px, and the digits of |q|
-    into abs_digits (2, 2 height, 2 width, c) int8 for the inverse GDN's product."""
+    q_out (2 height, 2 width, c) int16 at rows 2j + py, columns 2i + px, and |q| / 64 rounded
+    (at most 127) into magnitudes (2 height, 2 width, c) int8 for the inverse GDN's product."""
     count = products.shape[0] // 2
     channels = q_out.shape[2]
     for j in numba.prange(height):
@@ -42,25 +42,56 @@ def deconv_phase(products, offsets, scale, height, width, stride, py, px, q_out,
                 q = min(max(np.rint(value), np.float32(LOW)), np.float32(HIGH))
                 level = np.int64(q)
                 q_out[2 * j + py, 2 * i + px, c] = level
-                magnitude = abs(level)
-                abs_digits[0, 2 * j + py, 2 * i + px, c] = magnitude >> 8
-                abs_digits[1, 2 * j + py, 2 * i + px, c] = (magnitude & 255) - 128
+                magnitudes[2 * j + py, 2 * i + px, c] = min((abs(level) + 32) >> 6, 127)
 
 
 @_jit
-def inverse_gdn(products, q, offset, g_step, beta, ratio, planes, pad):
-    """x (beta + gamma |x|) from the products (2 * n, c) of |q|'s digits with gamma, rounded onto
-    the next grid and written as digits into the interior of the next layer's zero-padded input
+def inverse_gdn(products, q, g_step, beta, ratio, planes, pad):
+    """x (beta + gamma |x|) from the products (h w, c) of |q| / 64 with gamma, rounded onto the
+    next grid and written as digits into the interior of the next layer's zero-padded input
     planes (2, h + 2 pad + 1, w + 2 pad, c) int8."""
     height, width, channels = q.shape
-    count = height * width
     for j in numba.prange(height):
         for i in range(width):
             row = j * width + i
             for c in range(channels):
-                total = np.int64(products[count + row, c]) + 256 * np.int64(products[row, c])
-                norm = np.float32(total + offset[c]) * g_step[c] + beta[c]
+                norm = np.float32(products[row, c]) * g_step[c] + beta[c]
                 value = norm * np.float32(q[j, i, c]) * ratio
                 level = np.int64(min(max(np.rint(value), np.float32(LOW)), np.float32(HIGH)))
                 planes[0, j + pad, i + pad, c] = level >> 8
                 planes[1, j + pad, i + pad, c] = (level & 255) - 128
+
+
+@_jit
+def gather(rows, starts, out):
+    """out[d, r, t] = rows[d, starts[t] + r]: the input rows each tap reads, side by side, so
+    that a phase of a transposed convolution is one matrix product."""
+    digits, count, taps, channels = out.shape
+    for r in numba.prange(count):
+        for d in range(digits):
+            for t in range(taps):
+                source = starts[t] + r
+                for c in range(channels):
+                    out[d, r, t, c] = rows[d, source, c]
+
+
+@_jit
+def last_layer(products, taps, tap_count, offsets, scale, height, width, stride, pixels):
+    """The last transposed convolution from every input row's products with every tap
+    (2 * rows, taps * c): per output pixel the sums of its phase's taps (taps[phase, k] =
+    (row offset, tap)), joined, scaled to 0..255 and rounded into pixels (2 h, 2 w, c) uint8."""
+    rows = products.shape[0] // 2
+    channels = pixels.shape[2]
+    for j in numba.prange(height):
+        for i in range(width):
+            for phase in range(4):
+                y, x = 2 * j + phase // 2, 2 * i + phase % 2
+                for c in range(channels):
+                    total = np.int64(offsets[phase, c])
+                    for k in range(tap_count[phase]):
+                        row = taps[phase, k, 0] + j * stride + i
+                        column = taps[phase, k, 1] * channels + c
+                        total += np.int64(products[rows + row, column])
+                        total += 256 * np.int64(products[row, column])
+                    value = np.rint(np.float32(total) * scale[c])
+                    pixels[y, x, c] = np.int64(min(max(value, np.float32(0)), np.float32(255)))
