@@ -355,8 +355,9 @@ def decompress(
         bool,
         typer.Option(
             "--fast",
-            help="Float32 synthesis, about 1.3x faster; a pixel may differ by one level "
-            "between machines (the default output is identical everywhere).",
+            help="For files of format 1 or 2: float32 synthesis, about 2x faster; a pixel may "
+            "differ by one level between machines. Files of format 4 always decode exactly "
+            "(and faster).",
         ),
     ] = False,
     quiet: Quiet = False,

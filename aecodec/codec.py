@@ -240,9 +240,11 @@ def decompress(
     """The bytes of an .aec file as a PIL image of the layout that was compressed.
 
     The file names its model, which must be installed; `weights` gives a model's .safetensors
-    file instead (its hash must match the file's). `exact=False` runs the synthesis in float32,
-    about 1.3 times as fast: the latents are decoded exactly all the same, but a pixel may then
-    differ by one level between machines or thread counts (about one value in 100,000). Files
+    file instead (its hash must match the file's). Files of format version 4 (all that this
+    aecodec writes) decode through the integer synthesis, the same pixels on every machine;
+    for files of versions 1 and 2, `exact=False` runs their synthesis in float32 instead of
+    float64, about twice as fast, but a pixel may then differ by one level between machines or
+    thread counts (about one value in 100,000). Files
     that claim more than `max_pixels` (default image.DEFAULT_MAX_PIXELS) are refused from their
     header, before any work. The image's `.info` holds the file's ICC profile, EXIF and XMP
     (`icc_profile`, `exif`, `xmp`) unless `strip`. A file of stored pixels needs no model."""
@@ -293,7 +295,7 @@ def _synthesis(
     """The gained y_hat's pixels (1, 3, H, W) as uint8, by the synthesis the file asks for."""
     _, inverse_gain = net.gains(header.quality)
     with torch.no_grad():
-        if exact and grid:
+        if grid:  # exact, and faster than float32
             synthesis = cached_integer_synthesis(*key, grid)
             inverse_gain = gain_grid(inverse_gain)
             return tiled(
