@@ -95,7 +95,7 @@ def gain_grid(gain: Tensor) -> Tensor:
 
 
 @torch.no_grad()
-def grid_for(synthesis: nn.Sequential, x: Tensor, window: int = 32, windows: int = 4) -> list[int]:
+def grid_for(synthesis: nn.Sequential, x: Tensor, window: int = 16, windows: int = 4) -> list[int]:
     """The grid exponent of each layer's input for the synthesis input x (1, M, h, w): the
     smallest power-of-two step that holds HEADROOM times the largest magnitude the float
     synthesis meets, on the whole of x or, for large images, on `windows` windows of `window`
