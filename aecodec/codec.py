@@ -64,12 +64,10 @@ def cached_synthesis(name: str, weights: str | None = None) -> Float64Synthesis:
     return Float64Synthesis(cached_model(name, weights).model.g_s)
 
 
-@functools.lru_cache(maxsize=16)
-def cached_integer_synthesis(
-    name: str, weights: str | None, grid: tuple[int, ...]
-) -> IntegerSynthesis:
-    """The model's synthesis in integers on a file's grid (version 4 files)."""
-    return IntegerSynthesis(cached_model(name, weights).model.g_s, list(grid))
+@functools.lru_cache(maxsize=4)
+def cached_integer_synthesis(name: str, weights: str | None = None) -> IntegerSynthesis:
+    """The model's synthesis in integers (version 4 files)."""
+    return IntegerSynthesis(cached_model(name, weights).model.g_s)
 
 
 def compress(
@@ -296,10 +294,10 @@ def _synthesis(
     _, inverse_gain = net.gains(header.quality)
     with torch.no_grad():
         if grid:  # exact, and faster than float32
-            synthesis = cached_integer_synthesis(*key, grid)
+            synthesis = cached_integer_synthesis(*key)
             inverse_gain = gain_grid(inverse_gain)
             return tiled(
-                lambda y: synthesis(y, inverse_gain), y_hat, net.y_stride, SYNTHESIS_TILE,
+                lambda y: synthesis(y, inverse_gain, grid), y_hat, net.y_stride, SYNTHESIS_TILE,
                 MARGIN_LATENT,
             )  # fmt: skip
         g_s = cached_synthesis(*key) if exact else net.g_s  # Float64Synthesis takes float32

@@ -50,6 +50,7 @@ def main() -> None:
     args = parser.parse_args()
     net = codec.cached_model(args.model).model
     float64 = Float64Synthesis(net.g_s)
+    integer = IntegerSynthesis(net.g_s)
     names = ("integer", "float64", "float32 (--fast)")
     seconds = dict.fromkeys(names, 0.0)
     rates = []  # per image: bpp per quality
@@ -66,11 +67,10 @@ def main() -> None:
                 data = codec.compress(picture.rgb, quality=q, model=args.model)
                 header, payloads, y_hat = codec.decode_latents(data)
                 grid = grid_of(payloads[0])
-                integer = IntegerSynthesis(net.g_s, grid)
                 inverse_gain = net.gains(header.quality)[1]
                 x = y_hat * inverse_gain
                 ways = {
-                    "integer": functools.partial(integer, y_hat, gain_grid(inverse_gain)),
+                    "integer": functools.partial(integer, y_hat, gain_grid(inverse_gain), grid),
                     "float64": functools.partial(to_8bit, float64, x),
                     "float32 (--fast)": functools.partial(to_8bit, net.g_s, x),
                 }
@@ -95,9 +95,9 @@ def main() -> None:
         )
 
 
-def grid_of(payload: bytes) -> list[int]:
+def grid_of(payload: bytes) -> tuple[int, ...]:
     """A version 4 file's synthesis grid (its first payload)."""
-    return [int(e) for e in np.frombuffer(payload, np.int8)]
+    return tuple(int(e) for e in np.frombuffer(payload, np.int8))
 
 
 def to_8bit(synthesis, x: torch.Tensor) -> torch.Tensor:

@@ -39,24 +39,23 @@ GAIN_BITS = 20  # the inverse gains are rounded to 20 significant bits: see `gai
 class IntegerSynthesis(nn.Module):
     """An integer copy of a synthesis of stride-2 ConvTranspose2d and inverse GDN layers.
 
-    `exponents[i]` sets the grid of layer i's input: steps of 2 ** exponents[i]. Called with the
-    gained y_hat (1, M, h, w) and the inverse gain (M,) from `gain_grid`, it returns the pixels
-    (1, 3, 16 h, 16 w) as uint8."""
+    Called with the gained y_hat (1, M, h, w), the inverse gain (M,) from `gain_grid` and a
+    grid (`grid[i]` sets layer i's input grid: steps of 2 ** grid[i]), it returns the pixels
+    (1, 3, 16 h, 16 w) as uint8. The weights are converted once; a grid's scales and offsets
+    (a few vectors) when it is first met."""
 
-    def __init__(self, synthesis: nn.Sequential, exponents: list[int]) -> None:
+    def __init__(self, synthesis: nn.Sequential) -> None:
         super().__init__()
         layers = list(synthesis)
-        if len(exponents) != len(layers) or not isinstance(layers[-1], nn.ConvTranspose2d):
-            raise TypeError("exponents must give one grid per layer, ending on a convolution")
-        steps = [2.0 ** int(e) for e in exponents] + [None]
-        self.input_step = steps[0]
+        if not layers or not isinstance(layers[-1], nn.ConvTranspose2d):
+            raise TypeError("the synthesis must end on a transposed convolution")
         converted: list[nn.Module] = []
         for i, layer in enumerate(layers):
             if isinstance(layer, nn.ConvTranspose2d):
                 digits = 2 if i == 0 else 1  # 8-bit weights cost the first layer 0.05 dB
-                converted.append(_IntegerDeconv(layer, steps[i], steps[i + 1], digits))
-            elif isinstance(layer, GDN) and layer.inverse and steps[i + 1] is not None:
-                converted.append(_IntegerInverseGDN(layer, steps[i], steps[i + 1]))
+                converted.append(_IntegerDeconv(layer, digits, last=i == len(layers) - 1))
+            elif isinstance(layer, GDN) and layer.inverse:
+                converted.append(_IntegerInverseGDN(layer))
             else:
                 raise TypeError(f"no integer form for {type(layer).__name__}")
         for layer, after in zip(converted, converted[1:], strict=False):
@@ -64,23 +63,33 @@ class IntegerSynthesis(nn.Module):
                 layer.pad = after.pad  # it writes the next convolution's padded input
         self.layers = nn.ModuleList(converted)
 
+    @functools.lru_cache(maxsize=64)  # noqa: B019 (one synthesis per model, kept anyway)
+    def tables(self, grid: tuple[int, ...]) -> list[dict[str, Tensor]]:
+        """Each layer's grid-dependent vectors for `grid`."""
+        if len(grid) != len(self.layers):
+            raise ValueError(f"a grid of {len(grid)} layers for a synthesis of {len(self.layers)}")
+        steps = [2.0 ** int(e) for e in grid] + [None]
+        return [layer.on_grid(steps[i], steps[i + 1]) for i, layer in enumerate(self.layers)]
+
     @torch.no_grad()
-    def forward(self, y_hat: Tensor, inverse_gain: Tensor) -> Tensor:
+    def forward(self, y_hat: Tensor, inverse_gain: Tensor, grid: tuple[int, ...]) -> Tensor:
         if y_hat.shape[0] != 1:
             raise ValueError("IntegerSynthesis takes one image at a time")
+        tables = self.tables(tuple(grid))
         # Exact: a float32 y_hat times a 20-bit gain fits float64's 53 bits; the step is 2^e.
-        q = _on_grid(y_hat[0].permute(1, 2, 0).to(torch.float64) * (inverse_gain / self.input_step))
+        x = y_hat[0].permute(1, 2, 0).to(torch.float64) * (inverse_gain / 2.0 ** grid[0])
+        q = _on_grid(x)
         height, width, channels = q.shape
         planes = _new_planes(height, width, channels, self.layers[0].pad)
         _digit_planes(q, _inside(planes, height, width, self.layers[0].pad))
         magnitudes = q  # each inverse GDN follows a convolution, which sets them
-        for layer in self.layers:
+        for layer, table in zip(self.layers, tables, strict=True):
             if isinstance(layer, _IntegerInverseGDN):
-                planes = layer(q, magnitudes)
+                planes = layer(q, magnitudes, table)
             elif layer.last:
-                return layer(planes, height, width).permute(2, 0, 1)[None]
+                return layer(planes, height, width, table).permute(2, 0, 1)[None]
             else:
-                q, magnitudes = layer(planes, height, width)
+                q, magnitudes = layer(planes, height, width, table)
                 height, width = q.shape[:2]
         raise TypeError("the synthesis must end on a convolution")
 
@@ -183,9 +192,7 @@ class _IntegerDeconv(nn.Module):
     Four output phases; each is one product of the input rows shifted by its taps (gathered side
     by side) with its taps' weights."""
 
-    def __init__(
-        self, conv: nn.ConvTranspose2d, step: float, after: float | None, digits: int
-    ) -> None:
+    def __init__(self, conv: nn.ConvTranspose2d, digits: int, last: bool) -> None:
         super().__init__()
         k = conv.kernel_size[0]
         expected = ((k, k), (2, 2), (k // 2, k // 2), (1, 1), (1, 1), 1)
@@ -195,18 +202,17 @@ class _IntegerDeconv(nn.Module):
             raise TypeError(f"unsupported transposed convolution: {conv}")
         weight = conv.weight.detach().to(torch.float64)  # (C_in, C_out, k, k)
         c_in, c_out = weight.shape[:2]
-        w, w_step = _weights_on_grid(weight, (0, 2, 3), digits)
-        bias = conv.bias.detach().to(torch.float64) if conv.bias is not None else None
-        bias = torch.round(bias / (w_step * step)) if bias is not None else torch.zeros(c_out)
-        self.last = after is None
-        scale = w_step * step * (255 if self.last else 1 / after)
+        w, self.w_step = _weights_on_grid(weight, (0, 2, 3), digits)
+        bias = conv.bias.detach() if conv.bias is not None else torch.zeros(c_out)
+        self.bias = bias.to(torch.float64)
+        self.last = last
         self.digits, self.c_out, self.half, self.pad = digits, c_out, k // 2, (k // 2 + 1) // 2
         self.n = -c_out % 8 + c_out  # int8 products want 8-aligned widths
         # Few output channels (the last layer): one product of every input row with every tap,
         # then shifted sums of its columns, instead of gathering the input once per tap.
         self.every_tap = self.last and digits == 1 and k * k * c_out <= c_in
         self.taps: list[list[tuple[int, int, int]]] = []  # per phase: (dy, dx, tap index)
-        weights, offsets = [], []
+        weights, sums = [], []
         for py in range(2):
             for px in range(2):
                 taps, rows = [], []
@@ -218,7 +224,7 @@ class _IntegerDeconv(nn.Module):
                 self.taps.append(taps)
                 phase = torch.cat(rows, dim=1)  # (c_out, taps * c_in)
                 # The digits stand for q - 128: add back 128 times the phase's weights' sum.
-                offsets.append(bias + 128 * phase.sum(dim=1))
+                sums.append(128 * phase.sum(dim=1))
                 phase = F.pad(phase, (0, 0, 0, self.n - c_out))
                 weights.append(phase.to(torch.int8) if digits == 1 else _split(phase))
         if self.every_tap:  # (taps * c_out, c_in), rows padded to a multiple of 8
@@ -232,16 +238,25 @@ class _IntegerDeconv(nn.Module):
             self.register_buffer("tap_rows", table)
             self.register_buffer("tap_count", torch.tensor([len(t) for t in self.taps]))
         self.weights = weights
-        if digits == 1 and torch.stack(offsets).abs().max() >= 2**29:
-            raise TypeError("bias out of the int32 range of the sums")
-        dtype = torch.int32 if digits == 1 else torch.float64
-        self.register_buffer("offsets", torch.stack(offsets).to(dtype))  # (4, c_out)
-        self.register_buffer("scale", scale.to(torch.float32))
+        self.weight_sums = torch.stack(sums).to(torch.float64)  # (4, c_out)
 
-    def forward(self, planes: Tensor, height: int, width: int) -> Tensor | tuple[Tensor, Tensor]:
+    def on_grid(self, step: float, after: float | None) -> dict[str, Tensor]:
+        """The offsets (bias and digit correction, in units of the sums) and output scales for
+        inputs on the grid of `step` and outputs on that of `after` (None: pixels)."""
+        offsets = torch.round(self.bias / (self.w_step * step)) + self.weight_sums
+        scale = self.w_step * step * (255 if self.last else 1 / after)
+        if self.digits == 1 and offsets.abs().max() >= 2**29:
+            raise ValueError("the bias is out of the int32 range of the sums on this grid")
+        dtype = torch.int32 if self.digits == 1 else torch.float64
+        return {"offsets": offsets.to(dtype), "scale": scale.to(torch.float32)}
+
+    def forward(
+        self, planes: Tensor, height: int, width: int, table: dict[str, Tensor]
+    ) -> Tensor | tuple[Tensor, Tensor]:
         """Digit planes of the padded input (_new_planes) -> the output on the next grid (int16)
         and its magnitudes (_magnitudes, for the inverse GDN), or the last layer's pixels."""
         pad, c_in = self.pad, planes.shape[-1]
+        offsets, scale = table["offsets"], table["scale"]
         stride = width + 2 * pad  # output row j, column i sits at j * stride + i
         rows = planes.view(2, -1, c_in)
         count = height * stride
@@ -251,25 +266,25 @@ class _IntegerDeconv(nn.Module):
             for index in range(4):
                 products = self._products(rows, count, stride, index)
                 kernels().deconv_phase(
-                    products.numpy(), self.offsets[index].numpy(), self.scale.numpy(), height,
+                    products.numpy(), offsets[index].numpy(), scale.numpy(), height,
                     width, stride, index // 2, index % 2, q.numpy(), magnitudes.numpy(),
                 )  # fmt: skip
             return q, magnitudes
         if self.every_tap:
             products = _exact_mm(rows.reshape(2 * rows.shape[1], -1), self.weights[0])
             pixels = torch.empty(2 * height, 2 * width, self.c_out, dtype=torch.uint8)
-            offsets = self.tap_rows[..., 0] * stride + self.tap_rows[..., 1]
-            taps = torch.stack([offsets, self.tap_rows[..., 2]], dim=-1)
+            starts = self.tap_rows[..., 0] * stride + self.tap_rows[..., 1]
+            taps = torch.stack([starts, self.tap_rows[..., 2]], dim=-1)
             kernels().last_layer(
                 products.numpy(), taps.numpy(), self.tap_count.numpy(),
-                self.offsets.numpy(), self.scale.numpy(), height, width, stride, pixels.numpy(),
+                offsets.numpy(), scale.numpy(), height, width, stride, pixels.numpy(),
             )  # fmt: skip
             return pixels
         out = torch.empty(height, 2, width, 2, self.c_out)  # (2 height, 2 width, c_out)
         for index in range(4):
-            sums = self._join(self._products(rows, count, stride, index), count, index)
-            sums = sums.view(height, stride, -1)[:, :width]
-            torch.mul(sums, self.scale, out=out[:, index // 2, :, index % 2])
+            products = self._products(rows, count, stride, index)
+            sums = self._join(products, count, offsets[index]).view(height, stride, -1)
+            torch.mul(sums[:, :width], scale, out=out[:, index // 2, :, index % 2])
         out = out.view(2 * height, 2 * width, self.c_out).round_()
         if self.last:
             return out.clamp_(0, 255).to(torch.uint8)
@@ -285,41 +300,45 @@ class _IntegerDeconv(nn.Module):
         kernels().gather(rows.numpy(), starts, gathered.numpy())
         return _exact_mm(gathered.view(2 * count, -1), self.weights[index])
 
-    def _join(self, products: Tensor, count: int, index: int) -> Tensor:
+    def _join(self, products: Tensor, count: int, offsets: Tensor) -> Tensor:
         """(2 count, digits * n) digit products -> the exact sums plus bias (count, c_out)."""
         high, low = products[:count], products[count:]
         if self.digits == 1:  # int32, exact: |256 high + low| < 2^31 at 14 bits, K <= 1152
             sums = torch.add(low[:, : self.c_out], high[:, : self.c_out], alpha=256)
-            return sums.add_(self.offsets[index])
+            return sums.add_(offsets)
         n = self.n  # 16-bit weights: float64, exact below 2^53
         high, low = high.to(torch.float64), low.to(torch.float64)
         middle = high[:, n:].add(low[:, :n]).mul_(256.0)
         sums = high[:, :n].mul_(65536.0).add_(middle).add_(low[:, n:])[:, : self.c_out]
-        return sums.add_(self.offsets[index]).to(torch.float32)
+        return sums.add_(offsets).to(torch.float32)
 
 
 class _IntegerInverseGDN(nn.Module):
     """IGDN(x)_i = x_i (beta_i + sum_j gamma_ij |x_j|) from the grid of `step` to `after`."""
 
-    def __init__(self, gdn: GDN, step: float, after: float) -> None:
+    def __init__(self, gdn: GDN) -> None:
         super().__init__()
         with torch.no_grad():  # squared in float64, as the float64 copy of the layer would
             beta, gamma = _float64(gdn).normalisation()
-        g, g_step = _weights_on_grid(gamma * step * MAGNITUDE_STEP, (1,), 1)  # rows: outputs
+        g, self.g_step = _weights_on_grid(gamma, (1,), 1)  # rows: output channels
         self.register_buffer("gamma", g.to(torch.int8))  # (C, C)
-        self.register_buffer("g_step", g_step.to(torch.float32))
         self.register_buffer("beta", beta.to(torch.float32))
-        self.ratio = step / after  # a power of two: exact
 
-    def forward(self, q: Tensor, magnitudes: Tensor) -> Tensor:
+    def on_grid(self, step: float, after: float) -> dict[str, Tensor]:
+        """gamma's step for magnitudes |q| / 64 on the grid of `step`, and the ratio of the
+        grids (powers of two: both exact)."""
+        g_step = self.g_step * (step * MAGNITUDE_STEP)
+        return {"g_step": g_step.to(torch.float32), "ratio": torch.tensor(step / after)}
+
+    def forward(self, q: Tensor, magnitudes: Tensor, table: dict[str, Tensor]) -> Tensor:
         """q (h, w, c) int16 and |q| / 64 (_magnitudes) -> the next convolution's padded digit
         planes."""
         height, width, channels = q.shape
         products = _exact_mm(magnitudes.view(-1, channels), self.gamma)
         planes = _new_planes(height, width, channels, self.pad)
         kernels().inverse_gdn(
-            products.numpy(), q.numpy(), self.g_step.numpy(),
-            self.beta.numpy(), np.float32(self.ratio), planes.numpy(), self.pad,
+            products.numpy(), q.numpy(), table["g_step"].numpy(),
+            self.beta.numpy(), np.float32(table["ratio"]), planes.numpy(), self.pad,
         )  # fmt: skip
         return planes
 
