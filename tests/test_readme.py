@@ -34,10 +34,10 @@ SETUP = ("python3 -m venv", ". .venv/bin/activate", "pip install")
 SUITE = ("ruff ", "python -m pytest")
 SEPARATORS = {"&&", "||", "|", ";"}
 # What the README's commands read, made in every folder they run in: its photos (one noisy, one
-# with a transparent hole, and a mask of scratches), a file of a larger image, a text, a model
-# saved by path, and ../shared (the data the README names).
+# with a transparent hole, and a mask of scratches), a file of a larger image, a file of format
+# 2, a text, a model saved by path, and ../shared (the data the README names).
 FIXTURES = (
-    "photo.png, other.png, noisy.png, cutout.png, scratches.png, big.aec, book.txt, "
+    "photo.png, other.png, noisy.png, cutout.png, scratches.png, big.aec, old.aec, book.txt, "
     "runs/mine/model.safetensors"
 )
 
@@ -174,6 +174,9 @@ def fixtures(tmp_path_factory) -> Path:
     alpha[24:40, 30:50] = 0
     Image.fromarray(np.dstack([photo, alpha])).save(folder / "cutout.png")
     (folder / "big.aec").write_bytes(aecodec.compress(smooth_image(80, 120, seed=3)))
+    shutil.copy(
+        Path(__file__).parent / "data" / "golden-v2-hyperprior-sc-joint.aec", folder / "old.aec"
+    )
     rng = np.random.default_rng(0)
     words = ["the", "codec", "a", "of", "image", "model", "and", "bits", "to", "learned"]
     (folder / "book.txt").write_text(" ".join(rng.choice(words, 400)) + "\n")

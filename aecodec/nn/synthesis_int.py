@@ -265,9 +265,10 @@ class _IntegerDeconv(nn.Module):
             magnitudes = torch.empty(2 * height, 2 * width, self.c_out, dtype=torch.int8)
             for index in range(4):
                 products = self._products(rows, count, stride, index)
-                kernels().deconv_phase(
-                    products.numpy(), offsets[index].numpy(), scale.numpy(), height,
-                    width, stride, index // 2, index % 2, q.numpy(), magnitudes.numpy(),
+                kernels().in_parallel(
+                    kernels().deconv_phase, height, products.numpy(), offsets[index].numpy(),
+                    scale.numpy(), width, stride, index // 2, index % 2, q.numpy(),
+                    magnitudes.numpy(),
                 )  # fmt: skip
             return q, magnitudes
         if self.every_tap:
@@ -275,9 +276,10 @@ class _IntegerDeconv(nn.Module):
             pixels = torch.empty(2 * height, 2 * width, self.c_out, dtype=torch.uint8)
             starts = self.tap_rows[..., 0] * stride + self.tap_rows[..., 1]
             taps = torch.stack([starts, self.tap_rows[..., 2]], dim=-1)
-            kernels().last_layer(
-                products.numpy(), taps.numpy(), self.tap_count.numpy(),
-                offsets.numpy(), scale.numpy(), height, width, stride, pixels.numpy(),
+            kernels().in_parallel(
+                kernels().last_layer, height, products.numpy(), taps.numpy(),
+                self.tap_count.numpy(), offsets.numpy(), scale.numpy(), width, stride,
+                pixels.numpy(),
             )  # fmt: skip
             return pixels
         out = torch.empty(height, 2, width, 2, self.c_out)  # (2 height, 2 width, c_out)
@@ -297,7 +299,7 @@ class _IntegerDeconv(nn.Module):
         taps, c_in = self.taps[index], rows.shape[-1]
         starts = np.array([(dy + self.pad) * stride + dx + self.pad for dy, dx, _ in taps])
         gathered = torch.empty(2, count, len(taps), c_in, dtype=torch.int8)
-        kernels().gather(rows.numpy(), starts, gathered.numpy())
+        kernels().in_parallel(kernels().gather, count, rows.numpy(), starts, gathered.numpy())
         return _exact_mm(gathered.view(2 * count, -1), self.weights[index])
 
     def _join(self, products: Tensor, count: int, offsets: Tensor) -> Tensor:
@@ -336,8 +338,8 @@ class _IntegerInverseGDN(nn.Module):
         height, width, channels = q.shape
         products = _exact_mm(magnitudes.view(-1, channels), self.gamma)
         planes = _new_planes(height, width, channels, self.pad)
-        kernels().inverse_gdn(
-            products.numpy(), q.numpy(), table["g_step"].numpy(),
+        kernels().in_parallel(
+            kernels().inverse_gdn, height, products.numpy(), q.numpy(), table["g_step"].numpy(),
             self.beta.numpy(), np.float32(table["ratio"]), planes.numpy(), self.pad,
         )  # fmt: skip
         return planes

@@ -5,12 +5,14 @@ and splits the result into the next product's digits: a dozen passes over the la
 as separate torch operations, one here. The arithmetic is the same single operations: integer
 sums (exact), int to float32 conversion, float32 multiply and add (no fused multiply-add: numba
 compiles without fast-math, so LLVM keeps each operation rounded on its own), round half to
-even. Rows run in parallel; every output element is computed alone, so the thread count never
-changes a result.
+even. Every output element is computed alone, so rows may be split between threads in any way:
+numba spreads each loop's rows over the cores (`in_parallel`).
 
 Compiled once per machine and cached beside this file (seconds on first use); where no cache
 folder is writable, compiled in memory in each process.
 """
+
+import threading
 
 import numba
 import numpy as np
@@ -18,22 +20,33 @@ import numpy as np
 LOW, HIGH = -(1 << 13), (1 << 13) - 1  # the 14-bit range of synthesis_int
 
 
+def in_parallel(kernel, rows: int, *args) -> None:
+    """kernel(0, rows, *args), its rows spread over the cores by numba; one such call at a time
+    in the process (numba's fallback thread pool, where OpenMP and TBB are missing, must not be
+    entered from two threads at once; the web server decodes in several)."""
+    with _ONE_AT_A_TIME:
+        kernel(0, rows, *args)
+
+
+_ONE_AT_A_TIME = threading.Lock()
+
+
 def _jit(function):
     try:
-        return numba.njit(cache=True, parallel=True)(function)
+        return numba.njit(cache=True, nogil=True, parallel=True)(function)
     except RuntimeError:  # "cannot cache function ...: no locator available"
-        return numba.njit(parallel=True)(function)
+        return numba.njit(nogil=True, parallel=True)(function)
 
 
 @_jit
-def deconv_phase(products, offsets, scale, height, width, stride, py, px, q_out, magnitudes):
+def deconv_phase(start, stop, products, offsets, scale, width, stride, py, px, q_out, magnitudes):
     """One output phase of a transposed convolution: the digit products (2 * count, n) of its
     rows, joined (256 high + low + offset, exact), scaled and rounded onto the next grid: into
     q_out (2 height, 2 width, c) int16 at rows 2j + py, columns 2i + px, and |q| / 64 rounded
     (at most 127) into magnitudes (2 height, 2 width, c) int8 for the inverse GDN's product."""
     count = products.shape[0] // 2
     channels = q_out.shape[2]
-    for j in numba.prange(height):
+    for j in numba.prange(start, stop):
         for i in range(width):
             row = j * stride + i
             for c in range(channels):
@@ -46,12 +59,12 @@ def deconv_phase(products, offsets, scale, height, width, stride, py, px, q_out,
 
 
 @_jit
-def inverse_gdn(products, q, g_step, beta, ratio, planes, pad):
+def inverse_gdn(start, stop, products, q, g_step, beta, ratio, planes, pad):
     """x (beta + gamma |x|) from the products (h w, c) of |q| / 64 with gamma, rounded onto the
     next grid and written as digits into the interior of the next layer's zero-padded input
     planes (2, h + 2 pad + 1, w + 2 pad, c) int8."""
     height, width, channels = q.shape
-    for j in numba.prange(height):
+    for j in numba.prange(start, stop):
         for i in range(width):
             row = j * width + i
             for c in range(channels):
@@ -63,11 +76,11 @@ def inverse_gdn(products, q, g_step, beta, ratio, planes, pad):
 
 
 @_jit
-def gather(rows, starts, out):
+def gather(start, stop, rows, starts, out):
     """out[d, r, t] = rows[d, starts[t] + r]: the input rows each tap reads, side by side, so
     that a phase of a transposed convolution is one matrix product."""
     digits, count, taps, channels = out.shape
-    for r in numba.prange(count):
+    for r in numba.prange(start, stop):
         for d in range(digits):
             for t in range(taps):
                 source = starts[t] + r
@@ -76,13 +89,13 @@ def gather(rows, starts, out):
 
 
 @_jit
-def last_layer(products, taps, tap_count, offsets, scale, height, width, stride, pixels):
+def last_layer(start, stop, products, taps, tap_count, offsets, scale, width, stride, pixels):
     """The last transposed convolution from every input row's products with every tap
     (2 * rows, taps * c): per output pixel the sums of its phase's taps (taps[phase, k] =
     (row offset, tap)), joined, scaled to 0..255 and rounded into pixels (2 h, 2 w, c) uint8."""
     rows = products.shape[0] // 2
     channels = pixels.shape[2]
-    for j in numba.prange(height):
+    for j in numba.prange(start, stop):
         for i in range(width):
             for phase in range(4):
                 y, x = 2 * j + phase // 2, 2 * i + phase % 2
