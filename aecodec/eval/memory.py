@@ -15,9 +15,10 @@ _STEP = """
 import resource, sys, time
 from pathlib import Path
 import aecodec
+from aecodec.zoo import MODELS
 source, target, step, model = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], sys.argv[4]
 start = time.perf_counter()
-named, weights = aecodec.zoo.MODELS.name_or_path(model) if model else (None, None)
+named, weights = MODELS.name_or_path(model) if model else (None, None)
 if step == "compress":
     data = aecodec.compress(source, quality=50, model=named, weights=weights)
     target.write_bytes(data)
