@@ -10,7 +10,8 @@ from aecodec.text import format as fmt
 
 DATA = Path(__file__).parent / "data"
 GOLDEN_V1 = DATA / "text-golden-v1.aet"  # written by format version 1 (length in the header)
-GOLDEN = DATA / "text-golden-v2.aet"  # version 2, as written now
+GOLDEN = DATA / "text-golden-v2.aet"  # version 2, as written now, by text-mlp-v1
+GOLDEN_MLP2 = DATA / "text-golden-v2-mlp2.aet"  # the same by text-mlp-v2
 TEXT = (
     "A golden file pins the format and the shipped model together: if a change to the mixer,\r\n"
     "the tables or the weights moved a single probability, this text would no longer come back\r\n"
@@ -31,10 +32,11 @@ def test_the_default_model_is_shipped():
     assert api.DEFAULT_MODEL in api.available_models()
 
 
-def test_golden_file_decodes_and_encodes_to_the_same_bytes():
-    golden = GOLDEN.read_bytes()
+@pytest.mark.parametrize("golden, model", [(GOLDEN, "text-mlp-v1"), (GOLDEN_MLP2, "text-mlp-v2")])
+def test_golden_file_decodes_and_encodes_to_the_same_bytes(golden, model):
+    golden = golden.read_bytes()
     assert api.decompress(golden) == TEXT
-    assert api.compress(TEXT) == golden
+    assert api.compress(TEXT, model) == golden
 
 
 def test_version_1_files_still_decode_and_hold_the_same_coded_stream():

@@ -30,7 +30,7 @@ from aecodec.text.cards import MODELS, WEIGHTS  # noqa: F401 (the wing's registr
 from aecodec.text.coding import decode_block, encode_block, lane_count
 from aecodec.text.model import ExactTextModel, TextModel, load
 
-DEFAULT_MODEL = "text-mlp-v1"
+DEFAULT_MODEL = "text-mlp-v2"
 BLOCK_SIZE = 1 << 20
 NO_HASH = bytes(8)
 
