@@ -37,6 +37,8 @@ PUBLISHED = {  # (set, sigma) -> dB, from the papers' tables (noise not clipped)
 
 
 def load_set(name: str, data: Path, limit: int | None) -> list[tuple[str, np.ndarray]]:
+    if name not in SETS:
+        raise SystemExit(f"unknown set {name!r}: the sets are {', '.join(SETS)}")
     if name == "Kodak":
         paths = sorted((data / "kodak").glob("kodim*.png"))
     else:
