@@ -66,7 +66,7 @@ def main() -> None:
             for q in QUALITIES:
                 data = codec.compress(picture.rgb, quality=q, model=args.model)
                 header, payloads, y_hat = codec.decode_latents(data)
-                grid = grid_of(payloads[0])
+                grid = codec._grid(header, payloads, len(net.g_s))  # the file's, checked
                 inverse_gain = net.gains(header.quality)[1]
                 x = y_hat * inverse_gain
                 ways = {
@@ -93,11 +93,6 @@ def main() -> None:
             f"| {bd_psnr(mean_rates, anchor, mean_rates, curve):+.3f} dB "
             f"| {bd_rate(mean_rates, anchor, mean_rates, curve):+.2f} % |"
         )
-
-
-def grid_of(payload: bytes) -> tuple[int, ...]:
-    """A version 4 file's synthesis grid (its first payload)."""
-    return tuple(int(e) for e in np.frombuffer(payload, np.int8))
 
 
 def to_8bit(synthesis, x: torch.Tensor) -> torch.Tensor:

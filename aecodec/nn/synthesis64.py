@@ -43,17 +43,25 @@ def _convert(layer: nn.Module) -> nn.Module:
     raise TypeError(f"no float64 channels-last form for {type(layer).__name__}")
 
 
+def doubling_kernel(conv: nn.ConvTranspose2d) -> int:
+    """The kernel size k of a ConvTranspose2d(stride 2, odd k x k, padding k // 2, output padding
+    1), the layer that doubles the image and that both exact syntheses compute as four phases;
+    TypeError for any other."""
+    k = conv.kernel_size[0]
+    expected = ((k, k), (2, 2), (k // 2, k // 2), (1, 1), (1, 1), 1)
+    found = (conv.kernel_size, conv.stride, conv.padding, conv.output_padding,
+             conv.dilation, conv.groups)  # fmt: skip
+    if k % 2 == 0 or k < 3 or found != expected:
+        raise TypeError(f"unsupported transposed convolution: {conv}")
+    return k
+
+
 class _PhaseConvTranspose(nn.Module):
     """ConvTranspose2d(stride 2, odd k x k kernel, padding k // 2, output_padding 1): 2x size."""
 
     def __init__(self, conv: nn.ConvTranspose2d) -> None:
         super().__init__()
-        k = conv.kernel_size[0]
-        expected = ((k, k), (2, 2), (k // 2, k // 2), (1, 1), (1, 1), 1)
-        found = (conv.kernel_size, conv.stride, conv.padding, conv.output_padding,
-                 conv.dilation, conv.groups)  # fmt: skip
-        if k % 2 == 0 or k < 3 or found != expected:
-            raise TypeError(f"unsupported transposed convolution: {conv}")
+        k = doubling_kernel(conv)
         weight = conv.weight.detach().to(torch.float64)  # (C_in, C_out, k, k)
         self.register_buffer("taps", weight.permute(2, 3, 0, 1).contiguous())  # (k, k, in, out)
         bias = conv.bias.detach() if conv.bias is not None else weight.new_zeros(weight.shape[1])

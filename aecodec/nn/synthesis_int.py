@@ -19,6 +19,7 @@ The quantisation costs 0.3 % BD-rate against the float64 synthesis on Kodak
 (bench/synthesis.py); the synthesis runs four times as fast.
 """
 
+import copy
 import functools
 
 import numpy as np
@@ -27,6 +28,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from aecodec.nn.gdn import GDN
+from aecodec.nn.synthesis64 import doubling_kernel
 
 ACTIVATION_BITS = 14  # so that 256 * (high-digit sums) + (low-digit sums) fits int32 exactly
 LOW, HIGH = -(1 << (ACTIVATION_BITS - 1)), (1 << (ACTIVATION_BITS - 1)) - 1
@@ -131,12 +133,6 @@ def _spread(size: int, window: int, count: int) -> list[int]:
     return [round(i * (size - window) / max(count - 1, 1)) for i in range(count)]
 
 
-def _float64(layer: nn.Module) -> nn.Module:
-    import copy
-
-    return copy.deepcopy(layer).double()
-
-
 def _on_grid(x: Tensor) -> Tensor:
     """Round half to even and clip to 14 bits: int16 (x is overwritten)."""
     return x.round_().clamp_(LOW, HIGH).to(torch.int16)
@@ -194,12 +190,7 @@ class _IntegerDeconv(nn.Module):
 
     def __init__(self, conv: nn.ConvTranspose2d, digits: int, last: bool) -> None:
         super().__init__()
-        k = conv.kernel_size[0]
-        expected = ((k, k), (2, 2), (k // 2, k // 2), (1, 1), (1, 1), 1)
-        found = (conv.kernel_size, conv.stride, conv.padding, conv.output_padding,
-                 conv.dilation, conv.groups)  # fmt: skip
-        if k % 2 == 0 or k < 3 or found != expected:
-            raise TypeError(f"unsupported transposed convolution: {conv}")
+        k = doubling_kernel(conv)
         weight = conv.weight.detach().to(torch.float64)  # (C_in, C_out, k, k)
         c_in, c_out = weight.shape[:2]
         w, self.w_step = _weights_on_grid(weight, (0, 2, 3), digits)
@@ -321,7 +312,7 @@ class _IntegerInverseGDN(nn.Module):
     def __init__(self, gdn: GDN) -> None:
         super().__init__()
         with torch.no_grad():  # squared in float64, as the float64 copy of the layer would
-            beta, gamma = _float64(gdn).normalisation()
+            beta, gamma = copy.deepcopy(gdn).double().normalisation()
         g, self.g_step = _weights_on_grid(gamma, (1,), 1)  # rows: output channels
         self.register_buffer("gamma", g.to(torch.int8))  # (C, C)
         self.register_buffer("beta", beta.to(torch.float32))
