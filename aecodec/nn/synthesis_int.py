@@ -6,7 +6,7 @@ for each image by `grid_for` and written in the file) as 14-bit integers, and th
 every sum is exact. A 14-bit number q is two int8 digits, its high byte and its low byte less
 128 (q = 256 hi + lo + 128: the bytes of q's int16 form, one bit flipped), and the products of
 digits are summed in int32 by torch._int_mm, which runs on the CPU's int8 dot-product units
-(VNNI, AMX) at ten to twenty times the rate of float64 products. The inverse GDN's normalisation
+(VNNI, AMX), far faster than float64 products. The inverse GDN's normalisation
 (beta + gamma |x|, a sum over all channels) takes |q| / 64 rounded, one digit. Between products,
 one compiled pass per layer (synthesis_kernels) scales and rounds the exact sums onto the next
 grid by single float32 operations (convert, multiply, add, round half to even), each correctly
