@@ -159,7 +159,8 @@ def ablation(data: dict[str, bytes], model: str | None, lane_counts: list[int]) 
         runs += [("mix", codec.exact, n) for n in lane_counts if n != lanes]
         for label, exact, lanes in runs:
             start = _clocks()
-            size = len(coding.encode_block(text, lanes, exact))
+            stream = coding.encode_block(text, lanes, exact)
+            size = len(text) if stream is None else len(stream)  # None: stored
             cpu = _clocks()[1] - start[1]
             bpb, rate = 8 * size / len(text), len(text) / cpu / 1e3
             print(f"| {name} | {label} | {lanes} | {bpb:.3f} | {rate:.1f} |")

@@ -115,7 +115,7 @@ def decompress_stream(
         for block in reader.blocks():
             if block.kind == fmt.CODED and not models:
                 models.append(_file_codec(reader.header, codec))
-            yield _decompress_block, block, models[0] if models else None
+            yield _decompress_block, (block, reader.header.version), models[0] if models else None
 
     crc, length = 0, 0
     for original in _ordered(jobs(), workers):
@@ -177,16 +177,17 @@ def _file_codec(header: fmt.Header, codec: TextCodec | str | None) -> TextCodec:
 def _compress_block(job: tuple[bytes, int], codec: TextCodec) -> tuple[fmt.Block, bytes]:
     block, lanes = job
     payload = encode_block(block, lanes, codec.exact)
-    if len(payload) >= len(block):
+    if payload is None:  # the model would not shrink it
         return fmt.Block(fmt.STORED, 0, block, len(block)), block
     return fmt.Block(fmt.CODED, lanes, payload, len(block)), block
 
 
-def _decompress_block(block: fmt.Block, codec: TextCodec | None) -> bytes:
+def _decompress_block(job: tuple[fmt.Block, int], codec: TextCodec | None) -> bytes:
+    block, version = job
     if block.kind == fmt.STORED:
         return block.payload
     try:
-        return decode_block(block.payload, block.length, block.lanes, codec.exact)
+        return decode_block(block.payload, block.length, block.lanes, codec.exact, version)
     except (ValueError, RuntimeError, AssertionError) as error:  # a corrupted stream
         raise TextFormatError("corrupted .aet file (a coded block does not decode)") from error
 

@@ -1,18 +1,19 @@
 """The .aet container: header, then blocks, each coded or stored (pure bytes, no torch).
 
-Version 2, written from a stream (nothing in it needs the input's length in advance):
+Version 3, written from a stream (nothing in it needs the input's length in advance):
 
-    magic "AET" | version u8 = 2 | model name: u8 length + ASCII | weights hash 8 bytes
+    magic "AET" | version u8 = 3 | model name: u8 length + ASCII | weights hash 8 bytes
     | block size u32 | CRC-32 of the header so far u32
     | per block: kind u8 (0 stored, 1 coded) | lanes u16 | length u32 | payload length u32
       | payload
     | end: kind u8 = 255 | original length u64 | CRC-32 of the original u32
     | CRC-32 of everything before it u32
 
-Version 1 (read only) had the original length and CRC in the header instead of an end record,
-and no length per block (each followed from the header). All integers little-endian. A file ends
-with its own CRC-32 (the range coder's last word has slack bits that decoding never reads:
-without it a flip there would go unnoticed). See docs/text-format.md.
+Version 2 (read only) is laid out the same; its coded blocks are constriction's range coder's
+32-bit words (coding.py). Version 1 (read only) had the original length and CRC in the header
+instead of an end record, and no length per block (each followed from the header). All integers
+little-endian. A file ends with its own CRC-32 (a coded stream's last bytes have slack bits
+that decoding never reads: without it a flip there would go unnoticed). See docs/text-format.md.
 """
 
 import dataclasses
@@ -25,7 +26,7 @@ from typing import BinaryIO
 from aecodec.errors import TextFormatError
 
 MAGIC = b"AET"
-VERSION = 2
+VERSION = 3
 STORED, CODED, END = 0, 1, 255
 _FIXED_V1 = struct.Struct("<QII")  # original length, CRC-32, block size
 _BLOCK_V1 = struct.Struct("<BHI")  # kind, lanes, payload length
@@ -46,7 +47,7 @@ class Block:
 class Header:
     model: str  # "" when every block is stored (version 1 only)
     weights_hash: bytes
-    length: int  # of the original; from the end record in version 2, -1 until it is read
+    length: int  # of the original; from the end record from version 2, -1 until it is read
     crc: int
     block_size: int
     version: int = VERSION
@@ -57,7 +58,7 @@ def crc32(data: bytes, crc: int = 0) -> int:
 
 
 class Writer:
-    """Writes a version 2 file to `target` block by block, keeping the running CRCs."""
+    """Writes a version 3 file to `target` block by block, keeping the running CRCs."""
 
     def __init__(self, target: BinaryIO, model: str, weights_hash: bytes, block_size: int):
         name = model.encode("ascii")
@@ -94,8 +95,8 @@ class Reader:
         if start[:3] != MAGIC:
             raise TextFormatError("not an .aet file (no AET magic)")
         version = start[3]
-        if version not in (1, VERSION):
-            raise TextFormatError(f"unsupported .aet version {version} (this reads 1 and 2)")
+        if version not in (1, 2, VERSION):
+            raise TextFormatError(f"unsupported .aet version {version} (this reads 1 to 3)")
         fixed = _FIXED_V1.size if version == 1 else _U32.size
         rest = self._read(start[4] + 8 + fixed, "header")
         header_crc = crc32(start + rest)
@@ -128,7 +129,7 @@ class Reader:
         for i in range(count):
             length = self.header.block_size if i < full else rest
             kind, lanes, size = _BLOCK_V1.unpack(self._read(_BLOCK_V1.size, "block header"))
-            _check_block(kind, lanes, size, length, self.header.model)
+            _check_block(kind, lanes, size, length, self.header)
             yield Block(kind, lanes, self._read(size, "block"), length)
 
     def _blocks_v2(self) -> Iterator[Block]:
@@ -137,7 +138,7 @@ class Reader:
             lanes, length, size = struct.unpack("<HII", self._read(_BLOCK.size - 1, "block header"))
             if not 0 < length <= self.header.block_size:
                 raise TextFormatError("corrupted .aet file (a block's length)")
-            _check_block(kind, lanes, size, length, self.header.model)
+            _check_block(kind, lanes, size, length, self.header)
             block = Block(kind, lanes, self._read(size, "block"), length)
             total += length
             yield block
@@ -176,10 +177,11 @@ def unpack(data: bytes) -> tuple[Header, list[Block]]:
     return reader.header, blocks
 
 
-def _check_block(kind: int, lanes: int, size: int, length: int, model: str) -> None:
+def _check_block(kind: int, lanes: int, size: int, length: int, header: Header) -> None:
     if kind == STORED and size != length:
         raise TextFormatError("corrupted .aet file (a stored block of the wrong length)")
-    if kind == CODED and (lanes == 0 or lanes > length or not model or size % 4):
+    words = header.version < 3  # constriction's 32-bit words; bytes from version 3
+    if kind == CODED and (lanes == 0 or lanes > length or not header.model or words and size % 4):
         raise TextFormatError("corrupted .aet file (a coded block's lanes or size)")
     if kind not in (STORED, CODED):
         raise TextFormatError(f"corrupted .aet file (unknown block kind {kind})")

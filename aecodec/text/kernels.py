@@ -206,7 +206,7 @@ def update(active, bit, bits, mix):
         y = np.int64(bits[i])
         for j in range(N_CONTEXTS):
             slot = slots[idx[i, j]]
-            slot.prob += (((y << 16) - p16[i, j]) * rates[counts[i, j]]) >> 16
+            slot.prob += (((y << 16) - p16[i, j]) * rates[j, counts[i, j]]) >> 16
             slot.count += 1
     # Lanes that hit one slot together may overshoot: clamp (the same value for each).
     for i in range(active):
@@ -346,7 +346,7 @@ def encode_steps(t0, t1, active, rows, context, has_model, weights, mix, match, 
     """Steps t0 to t1 - 1 for the encoder, which knows every byte (in rows): each decision's
     probability and bit into p and bits, in the order the range coder takes them (step, bit,
     lane). `weights` holds the model's byte weights of these steps, (steps, lanes, 256).
-    Returns the number of decisions."""
+    Returns the number of decisions. (Format versions 1 and 2: constriction codes them.)"""
     n = 0
     for t in range(t0, t1):
         a = active[t]
@@ -360,6 +360,116 @@ def encode_steps(t0, t1, active, rows, context, has_model, weights, mix, match, 
             n += a
         end_step(t, a, rows, context, mix, match)
     return n
+
+
+@_jit
+def code_steps(t0, t1, active, rows, context, has_model, weights, mix, match, coder, out):
+    """encode_steps with each decision arithmetic-coded at once (format version 3): into out,
+    coder holding (x1, x2, bytes written). `weights` as encode_steps'."""
+    p = np.empty(rows.shape[0], dtype=np.int64)
+    bits = np.empty(rows.shape[0], dtype=np.int32)
+    for t in range(t0, t1):
+        a = active[t]
+        match_predict(a, rows.reshape(rows.size), match, mix[3][4], mix[3][5])
+        begin_byte(a, mix, weights[t - t0 if has_model else 0], has_model)
+        for bit in range(7, -1, -1):
+            predict(a, bit, mix, p)
+            for i in range(a):
+                bits[i] = (rows[i, context + t] >> bit) & 1
+                encode_bit(coder, out, p[i], bits[i])
+            update(a, bit, bits, mix)
+        end_step(t, a, rows, context, mix, match)
+
+
+@_jit
+def decode_steps(t0, t1, active, rows, context, has_model, model, own_weights, weights, mix,
+                 match, coder, stream):  # fmt: skip
+    """Steps t0 to t1 - 1 for the decoder (format version 3), each decision read from stream
+    (coder: x1, x2, x, bytes read). With own_weights the model's byte weights of each step are
+    computed here, in this thread; without, `weights` holds those of step t0 (one step)."""
+    p = np.empty(rows.shape[0], dtype=np.int64)
+    bits = np.empty(rows.shape[0], dtype=np.int32)
+    for t in range(t0, t1):
+        a = active[t]
+        if has_model and own_weights:
+            byte_weights(rows, t, 1, 0, a, model, weights)
+        begin_step(t, a, rows, weights, has_model, mix, match)
+        for bit in range(7, -1, -1):
+            predict(a, bit, mix, p)
+            for i in range(a):
+                bits[i] = decode_bit_from(coder, stream, p[i])
+            update(a, bit, bits, mix)
+        end_step(t, a, rows, context, mix, match)
+
+
+# The binary arithmetic coder of format version 3: lpaq1's (Mahoney 2007), carry-less, on 32-bit
+# integers, with the 12-bit probabilities the mixer gives. Written here, not taken from a library,
+# because it runs inside the compiled loops: a call out per decision (constriction's, as versions
+# 1 and 2 do) costs more than the decision itself when few lanes share a step. The interval
+# [x1, x2] narrows to the part of the decided bit (1: the lower p / 4096 of it); a byte goes out
+# as soon as both ends agree on it. The decoder reads the bytes past the end as 255, and reads
+# exactly 3 of them when the stream is whole (the encoder ends with one byte of x1).
+_TOP = 0xFF000000
+_WORD = 0xFFFFFFFF
+
+
+@_jit
+def _split(x1, x2, p):
+    r = x2 - x1
+    return x1 + (r >> 12) * p + (((r & 0xFFF) * p) >> 12)
+
+
+@_jit
+def encode_bit(coder, out, p, y):
+    """Code bit y of probability p / 4096 of being 1. Bytes past out's end are counted, not
+    written: the caller stores a block whose code would not be smaller."""
+    x1, x2, n = coder[0], coder[1], coder[2]
+    middle = _split(x1, x2, np.int64(p))
+    if y:
+        x2 = middle
+    else:
+        x1 = middle + 1
+    while ((x1 ^ x2) & _TOP) == 0:
+        if n < out.size:
+            out[n] = x2 >> 24
+        n += 1
+        x1 = (x1 << 8) & _WORD
+        x2 = ((x2 << 8) & _WORD) | 255
+    coder[0], coder[1], coder[2] = x1, x2, n
+
+
+@_jit
+def encode_end(coder, out):
+    """The last byte: the top of x1 (the decoder's 255s after it land inside [x1, x2])."""
+    if coder[2] < out.size:
+        out[coder[2]] = coder[0] >> 24
+    coder[2] += 1
+
+
+@_jit
+def decode_start(coder, stream):
+    x = np.int64(0)
+    for k in range(4):
+        x = (x << 8) | (np.int64(stream[k]) if k < stream.size else 255)
+    coder[0], coder[1], coder[2], coder[3] = 0, _WORD, x, 4
+
+
+@_jit
+def decode_bit_from(coder, stream, p):
+    x1, x2, x, n = coder[0], coder[1], coder[2], coder[3]
+    middle = _split(x1, x2, np.int64(p))
+    y = np.int32(x <= middle)
+    if y:
+        x2 = middle
+    else:
+        x1 = middle + 1
+    while ((x1 ^ x2) & _TOP) == 0:
+        x1 = (x1 << 8) & _WORD
+        x2 = ((x2 << 8) & _WORD) | 255
+        x = ((x << 8) & _WORD) | (np.int64(stream[n]) if n < stream.size else 255)
+        n += 1
+    coder[0], coder[1], coder[2], coder[3] = x1, x2, x, n
+    return y
 
 
 @_jit
