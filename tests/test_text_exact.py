@@ -85,7 +85,7 @@ def _words(size: int) -> bytes:
     return b" ".join(rng.choice(words) for _ in range(size // 4))[:size]
 
 
-@pytest.mark.parametrize("lanes, digest", [(1, "9bcd488839965584"), (16, "e760ece0aa054d1b")])
+@pytest.mark.parametrize("lanes, digest", [(1, "001c66c5eac4cfd3"), (16, "25103d7680033e8f")])
 def test_the_mixers_stream_is_pinned(lanes, digest):
     # The stream of the mixer and the match model alone (no model, so no torch in it): 16
     # lanes of repeated words share slots, weight sets and match entries in the same steps.

@@ -15,8 +15,9 @@ bytes (the model's integers are model.py's exact face, computed without torch):
 
 Compiled once per machine and cached beside this file (numba's `cache=True`: seconds on first
 use; where that folder is read-only, numba uses the user's cache folder, and failing that the
-loops are compiled in memory in each process). nogil: the encoder runs the model in other
-threads meanwhile.
+loops are compiled in memory in each process). The cache is keyed by this file alone: after a
+change to a constant of mixing.py or match.py, touch this file. nogil: the encoder runs the
+model in other threads meanwhile.
 """
 
 import functools
@@ -33,6 +34,7 @@ from aecodec.text.mixing import (
     COUNT_LIMIT,
     HASH_MUL,
     MATCH_RATE,
+    MIX_SCHEDULE,
     MIX_SHIFT,
     MIXER_SETS,
     N_CONTEXTS,
@@ -59,6 +61,8 @@ _MUL = HASH_MUL
 _KEY_SHIFT = np.uint64(64 - TABLE_BITS)
 _CHECK_SHIFT = np.uint64(56 - TABLE_BITS)
 N_ORDERS = len(ORDERS)
+MIX_SCHEDULE_STEPS = tuple(step for step, _ in MIX_SCHEDULE[:-1])
+MIX_SCHEDULE_SHIFTS = tuple(shift for _, shift in MIX_SCHEDULE)
 MATCH_MASK = np.uint64((1 << (8 * MATCH_MIN)) - 1)
 MATCH_SHIFT = np.uint64(64 - MATCH_TABLE_BITS)
 
@@ -185,7 +189,7 @@ def _interpolate(table, low, w):
 
 
 @_jit
-def update(active, bit, bits, mix):
+def update(active, bit, bits, mix, shift):
     """Learn from the coded bits (one per active lane) and move c0 on. Lanes share the state:
     all of them read it (in predict), then every sum is made, then the clamps."""
     rates = mix[0][2]
@@ -222,7 +226,7 @@ def update(active, bit, bits, mix):
             err = (y << 12) - mixed[i, m]
             base = sets[i, m] * N_INPUTS
             for k in range(N_INPUTS):
-                weights[base + k] += (inputs[i, k] * err) >> MIX_SHIFT
+                weights[base + k] += (inputs[i, k] * err) >> shift
         c0[i] = c0[i] * 2 + y
 
 
@@ -324,7 +328,7 @@ def begin_step(t, active, rows, weights, has_model, mix, match):
 def decode_bit(active, bit, bits, mix, p):
     """Learn from bit `bit` of each active lane (as decoded) and, but after the last, predict
     the next one into p."""
-    update(active, bit, bits, mix)
+    update(active, bit, bits, mix, MIX_SHIFT)
     if bit > 0:
         predict(active, bit - 1, mix, p)
 
@@ -356,10 +360,20 @@ def encode_steps(t0, t1, active, rows, context, has_model, weights, mix, match, 
             predict(a, bit, mix, p[n : n + a])
             for i in range(a):
                 bits[n + i] = (rows[i, context + t] >> bit) & 1
-            update(a, bit, bits[n : n + a], mix)
+            update(a, bit, bits[n : n + a], mix, MIX_SHIFT)
             n += a
         end_step(t, a, rows, context, mix, match)
     return n
+
+
+@_jit
+def mixer_shift(t):
+    """Format version 3's mixer learning rate at step t (mixing.MIX_SCHEDULE)."""
+    shift = MIX_SCHEDULE_SHIFTS[-1]
+    for k in range(len(MIX_SCHEDULE_STEPS) - 1, -1, -1):
+        if t < MIX_SCHEDULE_STEPS[k]:
+            shift = MIX_SCHEDULE_SHIFTS[k]
+    return shift
 
 
 @_jit
@@ -377,7 +391,7 @@ def code_steps(t0, t1, active, rows, context, has_model, weights, mix, match, co
             for i in range(a):
                 bits[i] = (rows[i, context + t] >> bit) & 1
                 encode_bit(coder, out, p[i], bits[i])
-            update(a, bit, bits, mix)
+            update(a, bit, bits, mix, mixer_shift(t))
         end_step(t, a, rows, context, mix, match)
 
 
@@ -398,7 +412,7 @@ def decode_steps(t0, t1, active, rows, context, has_model, model, own_weights, w
             predict(a, bit, mix, p)
             for i in range(a):
                 bits[i] = decode_bit_from(coder, stream, p[i])
-            update(a, bit, bits, mix)
+            update(a, bit, bits, mix, mixer_shift(t))
         end_step(t, a, rows, context, mix, match)
 
 
