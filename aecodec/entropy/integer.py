@@ -77,7 +77,8 @@ class ExactNet(nn.Module):
                 weight, bias = getattr(self, f"w{arg}"), getattr(self, f"b{arg}")
                 x = _conv_exact(x, weight, bias, self.taps[arg], positions)
                 positions = None
-                x = torch.floor(x * 2.0**-FW).clamp_(-ACT_MAX, ACT_MAX)
+                # In place (x is the convolution's own): times a power of two is exact.
+                x = x.mul_(2.0**-FW).floor_().clamp_(-ACT_MAX, ACT_MAX)
             elif op == "shuffle":
                 x = F.pixel_shuffle(x, arg)
             else:

@@ -18,6 +18,8 @@ from torch import Tensor, nn
 from aecodec.entropy.integer import ACT_MAX, ExactNet, gaussian_parameters, to_fixed
 from aecodec.latent.groups import GroupCoder
 
+REFINE_POSITIONS = 8192  # positions per pass of the entropy parameters' network
+
 
 def anchors(h: int, w: int, device: torch.device | None = None) -> Tensor:
     """(h, w) bool: True where (row + column) is even, the positions coded first."""
@@ -87,6 +89,8 @@ class CheckerboardContext(nn.Module):
     def freeze(self) -> None:
         self.context_exact.freeze(self.context)
         self.parameters_exact.freeze(self.entropy_parameters)
+        if any(tap != (0, 0) for taps in self.parameters_exact.taps.values() for tap in taps):
+            raise ValueError("_refine needs entropy parameters of 1x1 convolutions")
 
     @torch.no_grad()
     def code(self, hyper: Tensor, code_group: GroupCoder) -> Tensor:
@@ -99,11 +103,12 @@ class CheckerboardContext(nn.Module):
         first, second = is_anchor.nonzero().flatten(), (~is_anchor).nonzero().flatten()
         y_hat = torch.zeros(channels // 2, h * w, dtype=torch.float64)
         decoded = torch.zeros(1, channels // 2, h, w, dtype=torch.float64)  # y_hat in fixed point
-        no_context = torch.zeros(channels // 2, len(first), dtype=torch.float64)
-        params = self._refine(hyper[:, first], no_context)
+        params = self._refine(hyper[:, first], None)
         self._code_half(params, 0, first, y_hat, decoded, code_group)
+        del params
         context = self.context_exact(decoded, second)[0, :, :, 0]
         params = self._refine(hyper[:, second], context)
+        del context
         self._code_half(params, 1, second, y_hat, decoded, code_group)
         return y_hat.float().reshape(1, -1, h, w)
 
@@ -120,11 +125,23 @@ class CheckerboardContext(nn.Module):
         means, scales = gaussian_parameters(params[None, :, :, None])
         return means[0, :, :, 0], scales[0, :, :, 0]
 
-    def _refine(self, hyper: Tensor, context: Tensor) -> Tensor:
-        """Fixed-point (2M, n) parameters: the hyperprior's plus the exact correction."""
-        features = torch.cat([hyper, context])[None, :, :, None]
-        correction = self.parameters_exact(features)[0, :, :, 0]
-        return (hyper + correction).clamp(-ACT_MAX, ACT_MAX)
+    def _refine(self, hyper: Tensor, context: Tensor | None) -> Tensor:
+        """Fixed-point (2M, n) parameters: the hyperprior's plus the exact correction, given the
+        context (None: zeros, the anchors'). A few thousand positions at a time: the network is
+        1x1 convolutions (checked in freeze), so each position is its own, and a 24 MP image's
+        features and activations at once would take gigabytes."""
+        out, n = torch.empty_like(hyper), hyper.shape[1]
+        for start in range(0, n, REFINE_POSITIONS):
+            stop = min(start + REFINE_POSITIONS, n)
+            part = hyper[:, start:stop]
+            if context is None:
+                known = part.new_zeros(len(part) // 2, stop - start)
+            else:
+                known = context[:, start:stop]
+            features = torch.cat([part, known])[None, :, :, None]
+            correction = self.parameters_exact(features)[0, :, :, 0]
+            out[:, start:stop] = correction.add_(part).clamp_(-ACT_MAX, ACT_MAX)
+        return out
 
 
 def rounded(y: Tensor, means: Tensor) -> Tensor:
