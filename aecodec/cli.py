@@ -22,6 +22,7 @@ from typer.core import TyperCommand, TyperGroup
 
 import aecodec
 from aecodec import bitstream
+from aecodec.allocator import reuse_freed_memory
 from aecodec.errors import AecodecError, TargetUnreachable, UsageError
 from aecodec.options import (
     STDIO,
@@ -602,6 +603,7 @@ def main() -> None:
     for signame in ("SIGTERM", "SIGHUP"):
         if hasattr(signal, signame):
             signal.signal(getattr(signal, signame), _exit_on_signal)
+    reuse_freed_memory()
     try:
         sys.exit(app(prog_name="aecodec", standalone_mode=False) or 0)
     except UsageError as error:  # raised before any command ran
