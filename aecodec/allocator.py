@@ -2,12 +2,12 @@
 
 A large photo's layers allocate and free blocks of tens to hundreds of MB, tile after tile. By
 default glibc maps each such block fresh from the kernel, which zeroes every page on first touch,
-and unmaps it when freed: a 24 MP photo spent about a third of its wall time there (compress
-38.8 s -> 25.1 s, decompress 34.5 s -> 28.2 s, bench/memory.py). Raising glibc's thresholds
-makes freed blocks stay in the process for the next tile, at the price of keeping the
-high-water mark (about 0.3 GB more at the peak). The command line does it at start; a program
-using the API can do the same (this function, or the environment variables
-MALLOC_MMAP_THRESHOLD_ and MALLOC_TRIM_THRESHOLD_). Elsewhere than glibc, nothing happens.
+and unmaps it when freed: for a 24 MP photo a third of the wall time (decompress to BMP 29 s
+without, 21-23 s with; bench/memory.py). Raising glibc's thresholds makes freed blocks stay in
+the process for the next tile, at the price of keeping the high-water mark (up to a few hundred
+MB more at the peak). The command line does it at start; a program using the API can do the
+same (this function, or the environment variables MALLOC_MMAP_THRESHOLD_ and
+MALLOC_TRIM_THRESHOLD_). Elsewhere than glibc, nothing happens.
 """
 
 import ctypes
@@ -15,7 +15,7 @@ import ctypes
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt's parameters (malloc.h)
 
 
-def reuse_freed_memory(limit: int = 1 << 30) -> bool:
+def reuse_freed_memory(limit: int = 512 << 20) -> bool:
     """Ask glibc to serve blocks below `limit` bytes from its heap and to keep up to `limit`
     bytes of freed memory; False where there is no glibc mallopt."""
     try:

@@ -12,6 +12,7 @@ PACKAGE = Path(__file__).parent.parent / "aecodec"
 LAYERS = [
     {
         "errors",
+        "allocator",
         "config",
         "files",
         "bitstream",
