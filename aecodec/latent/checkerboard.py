@@ -96,12 +96,16 @@ class CheckerboardContext(nn.Module):
     def code(self, hyper: Tensor, code_group: GroupCoder) -> Tensor:
         """Walk the two halves of y in coding order, each group through `code_group` (the
         encoder's or the decoder's), and return y_hat (1, M, h, w). `hyper` is the fixed-point
-        output of the exact hyper-synthesis."""
+        output of the exact hyper-synthesis.
+
+        The fixed-point tensors that live through both halves (the hyperprior's and refined
+        parameters, y_hat) are held in float32, which holds their integers (below 2**21 in size)
+        exactly: half the memory of float64 on a large image. Arithmetic on them is float64."""
         _, channels, h, w = hyper.shape
-        hyper = hyper[0].reshape(channels, h * w)
+        hyper = hyper[0].reshape(channels, h * w).float()  # a copy where the caller's is float64
         is_anchor = anchors(h, w).flatten()
         first, second = is_anchor.nonzero().flatten(), (~is_anchor).nonzero().flatten()
-        y_hat = torch.zeros(channels // 2, h * w, dtype=torch.float64)
+        y_hat = torch.zeros(channels // 2, h * w)
         decoded = torch.zeros(1, channels // 2, h, w, dtype=torch.float64)  # y_hat in fixed point
         params = self._refine(hyper[:, first], None)
         self._code_half(params, 0, first, y_hat, decoded, code_group)
@@ -110,19 +114,20 @@ class CheckerboardContext(nn.Module):
         params = self._refine(hyper[:, second], context)
         del context
         self._code_half(params, 1, second, y_hat, decoded, code_group)
-        return y_hat.float().reshape(1, -1, h, w)
+        return y_hat.reshape(1, -1, h, w)
 
     def _code_half(self, params, half, positions, y_hat, decoded, code_group) -> None:
         """Code half 0 (anchors) or 1 with its fixed-point parameters (2M, n), writing y_hat
-        (float64, exact) and its fixed point at its positions."""
+        (float32 of the exact float64 sum) and its fixed point at its positions."""
         means, scales = self._split(params)
         q = code_group(means, scales, positions, stream=self.streams[half])
-        y_hat[:, positions] = q.double() + means.double()
-        decoded.view(1, len(y_hat), -1)[0, :, positions] = to_fixed(y_hat[:, positions])
+        exact = q.double() + means.double()
+        y_hat[:, positions] = exact.float()
+        decoded.view(1, len(y_hat), -1)[0, :, positions] = to_fixed(exact)
 
     def _split(self, params: Tensor) -> tuple[Tensor, Tensor]:
         """Fixed-point (2c, n) parameters -> (c, n) means and fixed-point scales."""
-        means, scales = gaussian_parameters(params[None, :, :, None])
+        means, scales = gaussian_parameters(params.double()[None, :, :, None])
         return means[0, :, :, 0], scales[0, :, :, 0]
 
     def _refine(self, hyper: Tensor, context: Tensor | None) -> Tensor:
@@ -130,10 +135,10 @@ class CheckerboardContext(nn.Module):
         context (None: zeros, the anchors'). A few thousand positions at a time: the network is
         1x1 convolutions (checked in freeze), so each position is its own, and a 24 MP image's
         features and activations at once would take gigabytes."""
-        out, n = torch.empty_like(hyper), hyper.shape[1]
+        out, n = torch.empty(hyper.shape), hyper.shape[1]  # float32: integers below 2**21
         for start in range(0, n, REFINE_POSITIONS):
             stop = min(start + REFINE_POSITIONS, n)
-            part = hyper[:, start:stop]
+            part = hyper[:, start:stop].double()
             if context is None:
                 known = part.new_zeros(len(part) // 2, stop - start)
             else:

@@ -120,12 +120,13 @@ class SpaceChannelContext(CheckerboardContext):
         flat = decoded.view(1, M, -1)
         for k, (a, b) in enumerate(self.bounds):
             channels = order[a:b]
-            group = torch.cat([params[channels], params[M + channels]])
+            group = torch.cat([params[channels], params[M + channels]]).double()
             if k:
                 correction = nets[k - 1].exact(decoded[:, order[:a]], positions, group)
                 group = (group + correction).clamp(-ACT_MAX, ACT_MAX)
             means, scales = self._split(group)
             q = code_group(means, scales, positions, channels, self.streams[half])
             where = (channels[:, None], positions[None, :])
-            y_hat[where] = q.double() + means.double()
-            flat[0][where] = to_fixed(y_hat[where])
+            exact = q.double() + means.double()
+            y_hat[where] = exact.float()
+            flat[0][where] = to_fixed(exact)
