@@ -136,8 +136,10 @@ def _conv_exact(
 ) -> Tensor:
     """Same-padded stride-1 convolution as float64 matrix products of integers, one per kernel
     tap in `taps` (the non-zero ones: a checkerboard's masked taps are skipped); no unfold, so
-    memory stays at the size of the input and output. With `positions`, only those outputs:
-    (N, out, n, 1), each tap gathering just the inputs those outputs read."""
+    memory stays at the size of the input and output. `x` may be float32 (its integers below
+    2**24 exactly, in half the memory): each tap's inputs are made float64. With `positions`,
+    only those outputs: (N, out, n, 1), each tap gathering just the inputs those outputs
+    read."""
     n, c, h, w = x.shape
     out, _, k, _ = weight.shape
     r = k // 2
@@ -152,7 +154,7 @@ def _conv_exact(
             inputs = padded[:, :, i : i + h, j : j + w].reshape(n, c, h * w)
         else:
             inputs = flat[:, :, corner + (i * width + j)]
-        y += torch.matmul(weight[:, :, i, j], inputs)
+        y += torch.matmul(weight[:, :, i, j], inputs.double())
     return y.reshape(n, out, h, w) if positions is None else y[..., None]
 
 

@@ -93,26 +93,31 @@ class CheckerboardContext(nn.Module):
             raise ValueError("_refine needs entropy parameters of 1x1 convolutions")
 
     @torch.no_grad()
-    def code(self, hyper: Tensor, code_group: GroupCoder) -> Tensor:
+    def code(self, z_hat: Tensor, hyper_synthesis: ExactNet, code_group: GroupCoder) -> Tensor:
         """Walk the two halves of y in coding order, each group through `code_group` (the
-        encoder's or the decoder's), and return y_hat (1, M, h, w). `hyper` is the fixed-point
-        output of the exact hyper-synthesis.
+        encoder's or the decoder's), and return y_hat (1, M, h, w), given z_hat and the exact
+        hyper-synthesis (`fixed`: its fixed-point output).
 
-        The fixed-point tensors that live through both halves (the hyperprior's and refined
-        parameters, y_hat) are held in float32, which holds their integers (below 2**21 in size)
-        exactly: half the memory of float64 on a large image. Arithmetic on them is float64."""
+        The fixed-point tensors (the hyperprior's and refined parameters, y_hat and its fixed
+        point) are held in float32, which holds their integers (below 2**21 in size) exactly:
+        half the memory of float64 on a large image; arithmetic on them is float64. The
+        hyperprior's parameters live here only, each half dropped once refined."""
+        hyper = hyper_synthesis.fixed(z_hat).float()
         _, channels, h, w = hyper.shape
-        hyper = hyper[0].reshape(channels, h * w).float()  # a copy where the caller's is float64
         is_anchor = anchors(h, w).flatten()
         first, second = is_anchor.nonzero().flatten(), (~is_anchor).nonzero().flatten()
+        hyper = hyper[0].reshape(channels, h * w)
+        hyper_first, hyper_second = hyper[:, first], hyper[:, second]
+        del hyper
         y_hat = torch.zeros(channels // 2, h * w)
-        decoded = torch.zeros(1, channels // 2, h, w, dtype=torch.float64)  # y_hat in fixed point
-        params = self._refine(hyper[:, first], None)
+        decoded = torch.zeros(1, channels // 2, h, w)  # y_hat in fixed point
+        params = self._refine(hyper_first, None)
+        del hyper_first
         self._code_half(params, 0, first, y_hat, decoded, code_group)
         del params
         context = self.context_exact(decoded, second)[0, :, :, 0]
-        params = self._refine(hyper[:, second], context)
-        del context
+        params = self._refine(hyper_second, context)
+        del hyper_second, context
         self._code_half(params, 1, second, y_hat, decoded, code_group)
         return y_hat.reshape(1, -1, h, w)
 
@@ -123,7 +128,7 @@ class CheckerboardContext(nn.Module):
         q = code_group(means, scales, positions, stream=self.streams[half])
         exact = q.double() + means.double()
         y_hat[:, positions] = exact.float()
-        decoded.view(1, len(y_hat), -1)[0, :, positions] = to_fixed(exact)
+        decoded.view(1, len(y_hat), -1)[0, :, positions] = to_fixed(exact).float()
 
     def _split(self, params: Tensor) -> tuple[Tensor, Tensor]:
         """Fixed-point (2c, n) parameters -> (c, n) means and fixed-point scales."""

@@ -26,9 +26,12 @@ class NoContext:
 
     streams = (0,)  # y's stream of each half (here one half: all of y)
 
-    def code(self, hyper: Tensor, code_group: GroupCoder) -> Tensor:
+    def code(
+        self, z_hat: Tensor, hyper_synthesis: IntegerHyperSynthesis, code_group: GroupCoder
+    ) -> Tensor:
+        hyper = hyper_synthesis.fixed(z_hat)
         _, _, h, w = hyper.shape
-        means, scales = gaussian_parameters(hyper.double())
+        means, scales = gaussian_parameters(hyper)
         means, scales = means[0].reshape(-1, h * w), scales[0].reshape(-1, h * w)
         q = code_group(means, scales, torch.arange(h * w))
         return (q.float() + means).reshape(1, -1, h, w)
@@ -68,7 +71,7 @@ class HyperpriorCodec:
         z_hat = torch.round(self.h_a(y))
         z_string = code_z(z_hat, self.tables["z"])
         writer = SymbolWriter(y, self.tables["y"], self.payloads - 1, tau, nearest)
-        y_hat = self.context.code(self.h_s_exact.fixed(z_hat).float(), writer)  # exact (below)
+        y_hat = self.context.code(z_hat, self.h_s_exact, writer)
         z_bits = float(-torch.log2(self.entropy_bottleneck.likelihood(z_hat)).sum())
         return CodedLatent([z_string, *writer.finish()], z_bits + writer.estimated_bits, y_hat)
 
@@ -80,7 +83,6 @@ class HyperpriorCodec:
         for strings that no encoder wrote."""
         z_hat = read_z(strings[0], self.entropy_bottleneck.channels, z_shape, self.tables["z"])
         reader = SymbolReader(strings[1:], self.tables["y"], nearest)
-        # float32 holds the fixed-point integers exactly, in half the memory of float64.
-        y_hat = self.context.code(self.h_s_exact.fixed(z_hat).float(), reader)
+        y_hat = self.context.code(z_hat, self.h_s_exact, reader)
         reader.finish()
         return y_hat

@@ -129,4 +129,4 @@ class SpaceChannelContext(CheckerboardContext):
             where = (channels[:, None], positions[None, :])
             exact = q.double() + means.double()
             y_hat[where] = exact.float()
-            flat[0][where] = to_fixed(exact)
+            flat[0][where] = to_fixed(exact).float()
