@@ -4,10 +4,11 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from aecodec.restore.repair import api, train
-from aecodec.restore.repair.model import RepairConfig
+from aecodec.restore.repair.model import RepairConfig, RepairNet
 from tests.conftest import smooth_image
 
 
@@ -52,6 +53,14 @@ def test_a_new_machine_resumes_from_the_portable_checkpoint(tmp_path, photos, on
     (tmp_path / "run/checkpoint.safetensors").unlink()
     train.train(config(tmp_path, steps=3))
     assert (tmp_path / "run/log.csv").read_text().splitlines()[-1].startswith("3,")
+
+
+def test_validation_scores_the_network_against_its_own_smooth_fill(tmp_path, photos, one_thread):
+    net = RepairNet(RepairConfig(widths=[4, 8], dilations=[2]))  # its last layer starts at 0
+    validation = train.Validation(tmp_path / "photos", 32, "cpu", per_kind=2)
+    assert validation.gains(net) == (0.0, 0.0)  # the fill itself
+    torch.nn.init.constant_(net.head[0].bias, 1.0)  # holes filled white: far worse
+    assert validation.gains(net)[1] < -1  # (a 64x64 box covers a whole 32x32 crop: no fill)
 
 
 def test_evaluation_sets_are_refused_as_training_data():
