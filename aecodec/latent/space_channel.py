@@ -27,6 +27,7 @@ from aecodec.entropy.integer import ACT_MAX, ExactNet, to_fixed
 from aecodec.latent.checkerboard import CheckerboardContext, rounded
 
 GROUP_TWELFTHS = (1, 1, 2, 4, 4)  # ELIC's uneven groups, as twelfths of M
+POSITIONS = 8192  # outputs per pass of a group's correction network
 
 
 def group_bounds(M: int) -> list[tuple[int, int]]:
@@ -62,10 +63,16 @@ class ChannelNet(nn.Module):
         self.aggregate_exact.freeze(self.aggregate)
 
     def exact(self, known: Tensor, positions: Tensor, params: Tensor) -> Tensor:
-        """Fixed point: known (1, k, h, w), params (2c, n) at the n positions -> (2c, n)."""
-        features = self.features_exact(known, positions)
-        correction = self.aggregate_exact(torch.cat([features, params[None, :, :, None]], dim=1))
-        return correction[0, :, :, 0]
+        """Fixed point: known (1, k, h, w), params (2c, n) at the n positions -> (2c, n). A few
+        thousand positions at a time (each output reads its own 3x3 neighbourhood and
+        parameters only): the features of a whole half of a large image would take GBs."""
+        out = torch.empty(params.shape, dtype=torch.float64)
+        for start in range(0, len(positions), POSITIONS):
+            part = slice(start, start + POSITIONS)
+            features = self.features_exact(known, positions[part])
+            both = torch.cat([features, params[None, :, part, None].double()], dim=1)
+            out[:, part] = self.aggregate_exact(both)[0, :, :, 0]
+        return out
 
 
 class SpaceChannelContext(CheckerboardContext):
