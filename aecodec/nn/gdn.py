@@ -49,4 +49,8 @@ class GDN(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         beta, gamma = self.normalisation()
         norm = F.conv2d(x.abs(), gamma[:, :, None, None], beta)
-        return x * norm if self.inverse else x / norm
+        if torch.is_grad_enabled():
+            return x * norm if self.inverse else x / norm
+        # Inference: the result into norm's memory (the same values; a large image's tiles then
+        # allocate one block fewer per layer).
+        return norm.mul_(x) if self.inverse else torch.div(x, norm, out=norm)
