@@ -346,27 +346,6 @@ def end_step(t, active, rows, context, mix, match):
 
 
 @_jit
-def encode_steps(t0, t1, active, rows, context, has_model, weights, mix, match, p, bits):
-    """Steps t0 to t1 - 1 for the encoder, which knows every byte (in rows): each decision's
-    probability and bit into p and bits, in the order the range coder takes them (step, bit,
-    lane). `weights` holds the model's byte weights of these steps, (steps, lanes, 256).
-    Returns the number of decisions. (Format versions 1 and 2: constriction codes them.)"""
-    n = 0
-    for t in range(t0, t1):
-        a = active[t]
-        match_predict(a, rows.reshape(rows.size), match, mix[3][4], mix[3][5])
-        begin_byte(a, mix, weights[t - t0 if has_model else 0], has_model)
-        for bit in range(7, -1, -1):
-            predict(a, bit, mix, p[n : n + a])
-            for i in range(a):
-                bits[n + i] = (rows[i, context + t] >> bit) & 1
-            update(a, bit, bits[n : n + a], mix, MIX_SHIFT)
-            n += a
-        end_step(t, a, rows, context, mix, match)
-    return n
-
-
-@_jit
 def mixer_shift(t):
     """Format version 3's mixer learning rate at step t (mixing.MIX_SCHEDULE)."""
     shift = MIX_SCHEDULE_SHIFTS[-1]
@@ -378,8 +357,10 @@ def mixer_shift(t):
 
 @_jit
 def code_steps(t0, t1, active, rows, context, has_model, weights, mix, match, coder, out):
-    """encode_steps with each decision arithmetic-coded at once (format version 3): into out,
-    coder holding (x1, x2, bytes written). `weights` as encode_steps'."""
+    """Steps t0 to t1 - 1 for the encoder, which knows every byte (in rows): each decision
+    arithmetic-coded as soon as it is predicted, in the order the decoder reads them (step,
+    bit, lane), into out, coder holding (x1, x2, bytes written). `weights` holds the model's
+    byte weights of these steps, (steps, lanes, 256)."""
     p = np.empty(rows.shape[0], dtype=np.int64)
     bits = np.empty(rows.shape[0], dtype=np.int32)
     for t in range(t0, t1):
