@@ -1,5 +1,5 @@
-"""The coder's work as compiled loops (numba): the mixer, its tables, the match model and the
-byte model's integer forward pass.
+"""The coder's work as compiled loops (numba): the mixer, its tables, the match model, the binary
+arithmetic coder and the byte model's integer forward pass.
 
 mixing.py and match.py hold the state and say what it means; this file is the arithmetic, lane by
 lane, with the integer semantics of the numpy code it replaced, so the coded streams are the same
