@@ -17,6 +17,7 @@ comparing the integer scale with integer thresholds (`table_indexes`).
 """
 
 import functools
+import math
 
 import numpy as np
 import torch
@@ -24,9 +25,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from aecodec.entropy.gaussian import scale_table
+from aecodec.nn.tiling import tiled
 
 FA, FW = 10, 12  # fractional bits of activations and weights
 ACT_MAX = 2.0**21
+HYPER_TILE = 32  # samples of z per tile of the exact hyper-synthesis
 EXACT_LIMIT = 2.0**53
 
 
@@ -122,9 +125,20 @@ class IntegerHyperSynthesis(ExactNet):
     def forward(self, z_hat: Tensor) -> tuple[Tensor, Tensor]:
         return gaussian_parameters(self.fixed(z_hat))
 
-    def fixed(self, z_hat: Tensor) -> Tensor:
-        """The fixed-point (scales, means) channels, for a context model to refine."""
-        return super().forward(to_fixed(z_hat))
+    def fixed(self, z_hat: Tensor, dtype: torch.dtype = torch.float64) -> Tensor:
+        """The fixed-point (scales, means) channels, for a context model to refine; in tiles of
+        HYPER_TILE samples of z (exact integers: the same as whole), each made `dtype` as it
+        comes (float32 holds them exactly): a 24 MP image's float64 layers at once took 490 MB."""
+        scale, reach = 1, 0.0  # the output's upscale and the receptive field's radius in z
+        for op, arg in self.plan:
+            if op == "conv":
+                reach += getattr(self, f"w{arg}").shape[-1] // 2 / scale
+            elif op == "shuffle":
+                scale *= arg
+        whole = super().forward
+        return tiled(
+            lambda z: whole(to_fixed(z)).to(dtype), z_hat, scale, HYPER_TILE, math.ceil(reach)
+        )
 
 
 def _conv_exact(

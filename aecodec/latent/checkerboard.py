@@ -17,10 +17,8 @@ from torch import Tensor, nn
 
 from aecodec.entropy.integer import ACT_MAX, ExactNet, gaussian_parameters, to_fixed
 from aecodec.latent.groups import GroupCoder
-from aecodec.nn.tiling import tiled
 
-REFINE_POSITIONS = 8192  # positions per pass of the entropy parameters' network
-HYPER_TILE = 32  # samples of z per tile of the hyper-synthesis (128 of y)
+POSITIONS = 8192  # latent positions per pass of the context model's pointwise networks
 
 
 def anchors(h: int, w: int, device: torch.device | None = None) -> Tensor:
@@ -104,9 +102,7 @@ class CheckerboardContext(nn.Module):
         point) are held in float32, which holds their integers (below 2**21 in size) exactly:
         half the memory of float64 on a large image; arithmetic on them is float64. The
         hyperprior's parameters live here only, each half dropped once refined."""
-        # In tiles of z (exact integers: the same as whole; its receptive field is 1.5 samples of
-        # z), float32 as they come: a 24 MP image's float64 layers at once took 490 MB.
-        hyper = tiled(lambda z: hyper_synthesis.fixed(z).float(), z_hat, 4, HYPER_TILE, 2)
+        hyper = hyper_synthesis.fixed(z_hat, torch.float32)
         _, channels, h, w = hyper.shape
         is_anchor = anchors(h, w).flatten()
         first, second = is_anchor.nonzero().flatten(), (~is_anchor).nonzero().flatten()
@@ -145,8 +141,8 @@ class CheckerboardContext(nn.Module):
         1x1 convolutions (checked in freeze), so each position is its own, and a 24 MP image's
         features and activations at once would take gigabytes."""
         out, n = torch.empty(hyper.shape), hyper.shape[1]  # float32: integers below 2**21
-        for start in range(0, n, REFINE_POSITIONS):
-            stop = min(start + REFINE_POSITIONS, n)
+        for start in range(0, n, POSITIONS):
+            stop = min(start + POSITIONS, n)
             part = hyper[:, start:stop].double()
             if context is None:
                 known = part.new_zeros(len(part) // 2, stop - start)

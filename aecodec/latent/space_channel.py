@@ -24,10 +24,9 @@ import torch
 from torch import Tensor, nn
 
 from aecodec.entropy.integer import ACT_MAX, ExactNet, to_fixed
-from aecodec.latent.checkerboard import CheckerboardContext, rounded
+from aecodec.latent.checkerboard import POSITIONS, CheckerboardContext, rounded
 
 GROUP_TWELFTHS = (1, 1, 2, 4, 4)  # ELIC's uneven groups, as twelfths of M
-POSITIONS = 8192  # outputs per pass of a group's correction network
 
 
 def group_bounds(M: int) -> list[tuple[int, int]]:
