@@ -71,6 +71,19 @@ class _Lanes:
         kernels().byte_weights(self.rows, t, steps, 0, len(self.rows), self.model, out)
         return out
 
+    def step_weights(self, t: int, pool: ThreadPoolExecutor) -> None:
+        """The model's weights for step t into self.weights (the decoder's, one step at a
+        time): from SPLIT_LANES active lanes on, half of them in `pool`'s thread."""
+        a, compiled = int(self.active[t]), kernels()
+        if a < SPLIT_LANES:
+            compiled.byte_weights(self.rows, t, 1, 0, a, self.model, self.weights)
+            return
+        other = pool.submit(
+            compiled.byte_weights, self.rows, t, 1, a // 2, a, self.model, self.weights
+        )
+        compiled.byte_weights(self.rows, t, 1, 0, a // 2, self.model, self.weights)
+        other.result()
+
     def flat(self) -> bytes:
         return self.rows[:, self.context :].tobytes()[: self.length]
 
@@ -127,16 +140,10 @@ def decode_block(
     if not block.has_model or lanes < SPLIT_LANES:
         compiled.decode_steps(0, block.size, *args, True, block.weights, *state)
     else:  # the model's work of each step in two threads, half of the lanes each
-        rows, model_arrays, weights = block.rows, block.model, block.weights
         with ThreadPoolExecutor(1) as pool:
             for t in range(block.size):
-                a = int(block.active[t])
-                other = pool.submit(
-                    compiled.byte_weights, rows, t, 1, a // 2, a, model_arrays, weights
-                )
-                compiled.byte_weights(rows, t, 1, 0, a // 2, model_arrays, weights)
-                other.result()
-                compiled.decode_steps(t, t + 1, *args, False, weights, *state)
+                block.step_weights(t, pool)
+                compiled.decode_steps(t, t + 1, *args, False, block.weights, *state)
     if coder[3] != len(stream) + 3:  # the encoder's bytes, all of them, and no more
         raise ValueError("the coded stream's length does not fit its decisions")
     return block.flat()
@@ -151,16 +158,12 @@ def _decode_block_v2(
     block, compiled = _Lanes(length, lanes, model, version), kernels()
     coder = constriction.stream.queue.RangeDecoder(np.frombuffer(stream, dtype="<u4").copy())
     rows, mix, match, p = block.rows, block.mix, block.match, np.empty(lanes, dtype=np.int64)
-    model, weights = block.model, block.weights
+    weights = block.weights
     with ThreadPoolExecutor(1) as pool:
         for t in range(block.size):
             a = int(block.active[t])
-            if block.has_model and a >= SPLIT_LANES:  # half of the lanes in the other thread
-                other = pool.submit(compiled.byte_weights, rows, t, 1, a // 2, a, model, weights)
-                compiled.byte_weights(rows, t, 1, 0, a // 2, model, weights)
-                other.result()
-            elif block.has_model:
-                compiled.byte_weights(rows, t, 1, 0, a, model, weights)
+            if block.has_model:
+                block.step_weights(t, pool)
             compiled.begin_step(t, a, rows, weights, block.has_model, mix, match)
             compiled.predict(a, 7, mix, p[:a])
             for bit in range(7, -1, -1):
