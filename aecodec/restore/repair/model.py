@@ -138,10 +138,7 @@ class RepairNet(nn.Module):
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
         """The network's whole image (B, 3, H, W), from images in [0, 1] and masks (B, 1, H, W)
         with 1 where pixels are to be filled; their values under the mask are never looked at."""
-        known = 1 - mask
-        with torch.no_grad():  # no parameters: nothing to learn through it
-            coarse = push_pull(x * known, known, self.config.sweeps)
-            coarse = smooth_edges(coarse, x * known, known, self.config.edge_sweeps)
+        coarse = self.smooth_fill(x, mask)
         h = self.stem(torch.cat([coarse - 0.5, mask], dim=1))
         skips = []
         for down in self.downs:
@@ -151,6 +148,14 @@ class RepairNet(nn.Module):
         for up in self.ups:
             h = up(h, skips.pop())
         return coarse + self.head(h)
+
+    @torch.no_grad()  # no parameters: nothing to learn through it
+    def smooth_fill(self, x: Tensor, mask: Tensor) -> Tensor:
+        """The parameter-free starting point the network corrects: the holes filled smoothly
+        from the known pixels."""
+        known = 1 - mask
+        coarse = push_pull(x * known, known, self.config.sweeps)
+        return smooth_edges(coarse, x * known, known, self.config.edge_sweeps)
 
     def fill(self, x: Tensor, mask: Tensor) -> Tensor:
         """Known pixels exactly as given, the network's output (clamped to [0, 1]) in the holes."""

@@ -40,7 +40,7 @@ from aecodec.nn.crops import CropSampler, load_rgb
 from aecodec.nn.loop import Loop, learning_rate
 from aecodec.nn.report import CsvLog
 from aecodec.restore.repair.masks import KINDS, mixed
-from aecodec.restore.repair.model import RepairConfig, RepairNet, push_pull, smooth_edges
+from aecodec.restore.repair.model import RepairConfig, RepairNet
 
 DATA = ["../shared/data/photos", "../shared/data/bsds500/train", "../shared/data/bsds500/test"]
 FIELDS = ["step", "seconds", "lr", "loss", "hole_psnr", "val_gain_db", "val_gain_irregular_db"]
@@ -122,7 +122,8 @@ def train(cfg: TrainConfig) -> None:
 class Validation:
     """Fixed crops of held-out photos with holes of each kind (seeded), to score the network
     against its own smooth fill: the gain in dB of squared error over the holes, in all and on
-    the irregular holes alone."""
+    the irregular holes alone. The fill has no parameters: its errors are measured once, by the
+    first network scored."""
 
     def __init__(self, folder: Path, crop: int, device: str, per_kind: int = 32) -> None:
         sampler = CropSampler([load_rgb(p) for p in find_images([folder])], crop, 4321, device)
@@ -135,21 +136,24 @@ class Validation:
         self.x = torch.cat(images)
         self.mask = torch.from_numpy(np.stack(masks)).float()[:, None].to(device)
         self.irregular = torch.tensor(kinds, device=device)
+        self.fill_errors: torch.Tensor | None = None
 
     @torch.no_grad()
     def gains(self, net: RepairNet, chunk: int = 16) -> tuple[float, float]:
         net.eval()
-        errors = []  # per crop: the network's and the fill's squared error over the holes
+        if self.fill_errors is None:
+            self.fill_errors = self._errors(net.smooth_fill, chunk)
+        ours, fill = self._errors(lambda x, mask: net(x, mask).clamp(0, 1), chunk), self.fill_errors
+        net.train()
+        return _gain(fill, ours), _gain(fill[self.irregular], ours[self.irregular])
+
+    def _errors(self, repair, chunk: int) -> torch.Tensor:
+        """Per crop, the squared error over the holes of repair(x, mask)."""
+        errors = []
         for i in range(0, len(self.x), chunk):
             x, mask = self.x[i : i + chunk], self.mask[i : i + chunk]
-            known = 1 - mask
-            fill = smooth_edges(push_pull(x * known, known, net.config.sweeps), x * known, known,
-                                net.config.edge_sweeps)  # fmt: skip
-            ours = net(x, mask).clamp(0, 1)
-            errors.append(torch.stack([((y - x) ** 2 * mask).sum((1, 2, 3)) for y in (ours, fill)]))
-        net.train()
-        ours, fill = torch.cat(errors, dim=1)
-        return _gain(fill, ours), _gain(fill[self.irregular], ours[self.irregular])
+            errors.append(((repair(x, mask) - x) ** 2 * mask).sum((1, 2, 3)))
+        return torch.cat(errors)
 
 
 def _gain(before: torch.Tensor, after: torch.Tensor) -> float:
