@@ -45,6 +45,18 @@ def test_refinement_moves_the_latent_and_repeats_exactly(tiny_model):
     assert all(p.requires_grad for p in net.parameters())  # the model is left as it was
 
 
+def test_the_soft_rounding_lies_between_the_neighbours_and_hardens_as_it_cools():
+    v = torch.linspace(-3, 3, 601)
+    for tau in (0.6, 0.2):
+        soft = refine._soft_round(v, tau)
+        assert torch.all((torch.floor(v) <= soft) & (soft <= torch.floor(v) + 1))
+    away_from_halves = (v - torch.round(v)).abs() < 0.3
+    cool = refine._soft_round(v, 0.05)[away_from_halves]
+    assert torch.allclose(cool, torch.round(v)[away_from_halves], atol=1e-3)
+    warm = refine._soft_round(v, 0.6)[away_from_halves]
+    assert (warm - torch.round(v)[away_from_halves]).abs().max() > 0.05
+
+
 def test_efforts_take_more_steps_as_they_rise():
     steps = [refine.steps_for(effort) for effort in range(10)]
     assert steps[0] == 0 and steps == sorted(steps) and len(set(steps)) == 10
