@@ -9,7 +9,7 @@ falls toward hard rounding, the relaxation of Yang, Bamler and Mandt ("Improving
 Neural Image Compression", NeurIPS 2020). Their stochastic version (SGA) adds Gumbel noise to
 the choice, which pays over thousands of steps; over the tens an encoder can afford here the
 noise costs more than it explores (kodim01 and kodim23 at 15 steps: 1.2 % of the rate saved
-with noise, 3-5 % without). The synthesis runs in bfloat16 for these steps, twice as fast as
+with noise, 3-5 % without). The synthesis runs in bfloat16 for these steps, three times as fast as
 float32; the file is then coded and judged in full precision.
 
 `refine` takes and returns y before the quality's gains, so that its result goes to
@@ -106,8 +106,9 @@ def _rate_and_picture(
     # z's rounding error is straight through: its rate is a small part of the file
     bits = -torch.log2(net.gaussian.likelihood(y_soft, scales, means)).sum()
     bits = bits - torch.log2(net.entropy_bottleneck.likelihood(z_hat)).sum()
+    # channels-last: oneDNN's bfloat16 convolutions take a third less time in that layout
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        x_hat = net.g_s(y_soft * inverse_gain)
+        x_hat = net.g_s((y_soft * inverse_gain).contiguous(memory_format=torch.channels_last))
     return bits, x_hat.float()
 
 
