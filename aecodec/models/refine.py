@@ -9,9 +9,9 @@ falls toward hard rounding, the relaxation of Yang, Bamler and Mandt ("Improving
 Neural Image Compression", NeurIPS 2020). Their stochastic version (SGA) adds Gumbel noise to
 the choice, which pays over thousands of steps; over the tens an encoder can afford here the
 noise costs more than it explores (kodim01 and kodim23 at 15 steps: 1.2 % of the rate saved
-with noise, 3-5 % without). The synthesis runs in bfloat16 for these steps (where the CPU has
-bfloat16 instructions), three times as fast as
-float32; the file is then coded and judged in full precision.
+with noise, 3-5 % without). The synthesis runs in bfloat16 for these steps where the CPU has
+bfloat16 instructions, three times as fast as float32; the file is then coded and judged in full
+precision.
 
 `refine` takes and returns y before the quality's gains, so that its result goes to
 `Hyperprior.compress(y, quality)` like the analysis output; RDOQ then chooses each symbol as for
