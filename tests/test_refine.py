@@ -92,3 +92,16 @@ def test_the_command_line_takes_an_effort_from_0_to_9(cli, image_path, tiny_mode
     assert done.returncode == 0, done.stderr
     done = cli("compress", image_path, "--weights", tiny_model, "--effort", "10")
     assert done.returncode == 2 and "'--effort'" in done.stderr and "9" in done.stderr
+
+
+def test_an_effort_with_a_size_target_fits_it_at_least_as_faithfully(tiny_model):
+    image = smooth_image(64, 48)
+
+    def error(data: bytes) -> float:
+        decoded = np.asarray(aecodec.decompress(data, weights=tiny_model), dtype=np.float64)
+        return float(np.mean((decoded - np.asarray(image, dtype=np.float64)) ** 2))
+
+    plain = aecodec.compress(image, size=300, weights=tiny_model)
+    effortful = aecodec.compress(image, size=300, weights=tiny_model, effort=2)
+    assert len(effortful) <= 300
+    assert error(effortful) <= error(plain)
