@@ -15,7 +15,7 @@ import io
 import math
 import struct
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -136,28 +136,50 @@ def compress_picture(
     y = analyse(loaded.model, picture.rgb)
     x = torch.from_numpy(picture.rgb).permute(2, 0, 1)[None].float().div(255) if steps else None
 
+    plain_files: dict[float, Compressed] = {}  # a target's second search retraces the first's
+
     def encode(q: float, steps: int = 0) -> Compressed:
-        return _encode(loaded, picture, y, q, block, x, steps)
+        if steps:
+            return _encode(loaded, picture, y, q, block, x, steps)
+        if q not in plain_files:
+            plain_files[q] = _encode(loaded, picture, y, q, block)
+        return plain_files[q]
 
     if target is not None:
         # The quality is searched with the plain encoder (one refinement costs as much as the
-        # whole search). Refinement makes the file at a quality smaller, a little less faithful:
-        # the bytes it saves there buy a higher quality, found by the plain search for the
-        # budget grown by that saving, and refined in turn; kept if it fits and is closer to
-        # the picture than the plain file.
+        # whole search), then refined.
         fitted = _fit(encode, target, closest)
-        plain = fitted.header.quality
-        if not steps or len(fitted.data) > target or plain >= 100:
-            return fitted
-        saving = len(encode(plain, steps).data) / len(fitted.data)
-        higher = _fit(encode, target / saving, closest=True).header.quality
-        spent = encode(higher, steps) if higher > plain else None
-        fits = spent is not None and len(spent.data) <= target
-        if fits and _error(spent, picture, weights) < _error(fitted, picture, weights):
-            return spent
-        return fitted
+        return _refined_within(encode, fitted, target, steps, picture, weights) if steps else fitted
     coded = encode(bitstream.quantize_quality(quality), steps)
     return stored if stored and len(stored.data) <= len(coded.data) else coded
+
+
+def _refined_within(
+    encode: Callable[[float, int], Compressed],
+    fitted: Compressed,
+    target: float,
+    steps: int,
+    picture: Picture,
+    weights: str | Path | None,
+) -> Compressed:
+    """The refined file within `target` bytes, or the plain search's `fitted` where that is
+    as close to the picture. Refinement makes the file at a quality smaller and a little less
+    faithful: the bytes it saves at the fitted quality buy a higher one, found by the plain
+    search for the budget grown by that saving, and refined in turn."""
+    plain = fitted.header.quality
+    if len(fitted.data) > target or plain >= 100:
+        return fitted
+    saving = len(encode(plain, steps).data) / len(fitted.data)
+    if saving >= 1:  # nothing saved: no higher quality to buy
+        return fitted
+    higher = _fit(encode, target / saving).header.quality
+    if higher <= plain:
+        return fitted
+    spent = encode(higher, steps)
+    if len(spent.data) > target:
+        return fitted
+    closer = _error(spent, picture, weights) < _error(fitted, picture, weights)
+    return spent if closer else fitted
 
 
 def _error(compressed: Compressed, picture: Picture, weights: str | Path | None) -> float:

@@ -19,6 +19,7 @@ any y. `compress` codes both and keeps the one with the lower rate + lambda * di
 that effort never costs quality: the annealing optimises a proxy, the choice the real thing.
 """
 
+import functools
 import math
 
 import torch
@@ -36,7 +37,6 @@ TAU_START, TAU_END = 0.6, 0.2
 LEARNING_RATE, TRAVEL = 0.012, 0.25
 STEPS = (0, 4, 8, 12, 16, 24, 32, 48, 64, 96)  # per effort 0..9
 EPSILON = 1e-5
-_BFLOAT16 = torch.ops.mkldnn._is_mkldnn_bf16_supported()
 
 
 def compress(net: Hyperprior, x: Tensor, y: Tensor, quality: float, steps: int) -> CodedLatent:
@@ -74,7 +74,8 @@ def refine(
     default the rule above). The same inputs always give the same result."""
     if steps <= 0:
         return y
-    learning_rate = learning_rate or min(LEARNING_RATE, TRAVEL / steps)
+    if learning_rate is None:
+        learning_rate = min(LEARNING_RATE, TRAVEL / steps)
     gain, inverse_gain = net.gains(quality)
     lam = net.rd_lambda(quality) * 255**2
     pixels = x.shape[2] * x.shape[3]
@@ -100,9 +101,9 @@ def refine(
 def _rate_and_picture(
     net: Hyperprior, y: Tensor, inverse_gain: Tensor, tau: float
 ) -> tuple[Tensor, Tensor]:
-    """Bits of y and of its hyper-latent, and the decoded picture (bfloat16), with y's rounding
-    softened. The hyper-latent and the context see y rounded as the decoder will (straight
-    through)."""
+    """Bits of y and of its hyper-latent, and the decoded picture (computed in bfloat16 where
+    the CPU has it), with y's rounding softened. The hyper-latent and the context see y rounded
+    as the decoder will (straight through)."""
     _, z_hat, scales, means = net.entropy_parameters(y)
     y_soft = _soft_round(y - means, tau) + means
     # z's rounding error is straight through: its rate is a small part of the file
@@ -110,9 +111,15 @@ def _rate_and_picture(
     bits = bits - torch.log2(net.entropy_bottleneck.likelihood(z_hat)).sum()
     # channels-last: oneDNN's bfloat16 convolutions take a third less time in that layout;
     # float32 where the CPU has no bfloat16 instructions (emulated, they would be slower)
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=_BFLOAT16):
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=_has_bfloat16()):
         x_hat = net.g_s((y_soft * inverse_gain).contiguous(memory_format=torch.channels_last))
     return bits, x_hat.float()
+
+
+@functools.cache
+def _has_bfloat16() -> bool:
+    """Whether oneDNN runs bfloat16 on this CPU's own instructions."""
+    return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
 
 
 def _crop(x_hat: Tensor, x: Tensor) -> Tensor:
