@@ -9,6 +9,7 @@
 #   FROM=checkpoints/denoise   start OUT from the committed checkpoint (a new machine)
 #   DATA=../shared/data
 #   LR=1e-4              the base learning rate (default 1e-3; a resumed run keeps its own)
+#   THREADS=1            CPU threads
 # The learning rate is LR, then LR/10 after 75 % and LR/100 after 93 % of MINUTES of training.
 # The shipped model: MINUTES=50; then the same run resumed with LR=1e-4 MINUTES=200 (fine-tuning
 # at the rate it had dropped to), shipped wherever it had got to (its card says: steps, hours
@@ -23,4 +24,4 @@ if [ -n "${FROM:-}" ] && [ ! -e "$out/state.json" ]; then
   cp "$FROM"/* "$out/"
 fi
 exec nice -n 19 python -m aecodec.restore.denoise.train --out "$out" --minutes "$minutes" \
-  ${LR:+--lr "$LR"} --data "$data/photos" "$data/bsds500/train" "$data/bsds500/test"
+  --threads "${THREADS:-1}" ${LR:+--lr "$LR"} --data "$data/photos" "$data/bsds500/train" "$data/bsds500/test"

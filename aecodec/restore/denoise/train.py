@@ -81,11 +81,16 @@ def psnr(a: Tensor, b: Tensor) -> float:
 
 
 def train(
-    data: list[Path], out: Path, config: TrainConfig, model_config: DenoiserConfig, device: str
+    data: list[Path],
+    out: Path,
+    config: TrainConfig,
+    model_config: DenoiserConfig,
+    device: str,
+    threads: int = 1,
 ) -> None:
     """Train until the schedule ends (or the process is killed), checkpointing into `out`."""
     if device == "cpu":
-        torch.set_num_threads(1)
+        torch.set_num_threads(threads)
     out.mkdir(parents=True, exist_ok=True)
     images = [load_rgb(path) for path in find_images(data)]
     sampler = CropSampler(images, config.crop, config.seed, device)
@@ -241,6 +246,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=TrainConfig.batch)
     parser.add_argument("--crop", type=int, default=TrainConfig.crop)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads [1]")
     args = parser.parse_args()
     if args.ship:
         figures = json.loads(args.figures.read_text()) if args.figures else None
@@ -258,7 +264,7 @@ def main() -> None:
     if args.lr is not None:  # e.g. a resumed run going on at the rate it had dropped to
         config.lr = args.lr
     model_config = DenoiserConfig(args.channels, args.width, args.depth)
-    train(args.data, args.out, config, model_config, args.device)
+    train(args.data, args.out, config, model_config, args.device, args.threads)
 
 
 if __name__ == "__main__":
