@@ -48,15 +48,27 @@ def test_tiles_give_exactly_the_whole_image(tiny_model):
 
 
 @one_model
-def test_float64_products_give_the_same_pixels_as_int8_products(tiny_model, monkeypatch):
+@pytest.mark.parametrize("kind", ["int8", "float32", "float64"])
+def test_every_kind_of_products_gives_the_same_pixels(tiny_model, monkeypatch, kind):
     _, synthesis, y_hat, inverse_gain = synthesis_and_input(tiny_model, seed=1)
-    fast = synthesis(y_hat, inverse_gain)
-    monkeypatch.setattr(synthesis_int, "_int8_products_exact", lambda: False)
-    assert torch.equal(synthesis(y_hat, inverse_gain), fast)
+    expected = synthesis(y_hat, inverse_gain)
+    monkeypatch.setattr(synthesis_int, "_product_kind", lambda: kind)
+    assert torch.equal(synthesis(y_hat, inverse_gain), expected)
 
 
 def test_int8_products_are_checked_against_float64():
     assert synthesis_int._int8_products_exact()  # torch's int8 products are exact on this CPU
+
+
+def test_float32_products_stay_exact_past_two_to_the_24():
+    # 1152 products of 127 x 127 sum to an odd number above 2^24: one float32 sum would round
+    a = torch.full((3, 1152), 127, dtype=torch.int8)
+    b = torch.cat([a[:1], torch.full((1, 1152), -128, dtype=torch.int8)])
+    a[1, ::2] = -128
+    expected = (a.to(torch.float64) @ b.t().to(torch.float64)).to(torch.int32)
+    assert expected.abs().max() > 2**24
+    assert torch.equal(synthesis_int._float32_mm(a, b), expected)
+    assert synthesis_int._product_kind() in ("int8", "float32")
 
 
 @one_model

@@ -12,8 +12,9 @@ one compiled pass per layer (synthesis_kernels) scales and rounds the exact sums
 grid by single float32 operations (convert, multiply, add, round half to even), each correctly
 rounded by IEEE 754 and so the same on every machine: the pixels depend on the file alone,
 whatever the thread count or matrix library. Where int8 products come out wrong (pairs
-saturating int16 on CPUs without VNNI), `_exact_mm` notices once and multiplies the same
-integers in float64, where every sum here is exact too.
+saturating int16 on CPUs without VNNI) or slowly (without int8 units, _int_mm may take ten
+times as long as float32 products), `_exact_mm` multiplies the same integers in float32, in
+slices short enough that every sum is exact too (`_product_kind` decides once per process).
 
 The quantisation costs 0.3 % BD-rate against the float64 synthesis on Kodak
 (bench/synthesis.py); the synthesis runs four times as fast.
@@ -21,6 +22,7 @@ The quantisation costs 0.3 % BD-rate against the float64 synthesis on Kodak
 
 import copy
 import functools
+import time
 
 import numpy as np
 import torch
@@ -346,9 +348,56 @@ def kernels():
 
 def _exact_mm(a: Tensor, b: Tensor) -> Tensor:
     """a (M, K) @ b (N, K).T of int8 matrices, summed exactly in int32."""
-    if _int8_products_exact():
+    if _product_kind() == "int8":
         return torch._int_mm(a, b.t())
+    if _product_kind() == "float32":
+        return _float32_mm(a, b)
     return (a.to(torch.float64) @ b.t().to(torch.float64)).to(torch.int32)
+
+
+def _float32_mm(a: Tensor, b: Tensor) -> Tensor:
+    """The int8 products in float32, exact: in slices of at most FLOAT32_SLICE columns of K, no
+    partial sum can reach 2^24 (1024 products of at most 128 x 128), in whatever order the
+    matrix library adds them; the slices' sums are then added in int32."""
+    sums = None
+    for start in range(0, a.shape[1], FLOAT32_SLICE):
+        part = (
+            a[:, start : start + FLOAT32_SLICE].float()
+            @ b[:, start : start + FLOAT32_SLICE].t().float()
+        )
+        part = part.to(torch.int32)
+        sums = part if sums is None else sums.add_(part)
+    return sums
+
+
+FLOAT32_SLICE = 1024  # 1024 * 128 * 128 = 2^24
+
+
+@functools.cache
+def _product_kind() -> str:
+    """How this machine multiplies the int8 digits fastest while exactly: torch._int_mm where
+    it is exact and quicker (CPUs with int8 dot-product units: VNNI, AMX) than float32 (CPUs
+    without, where _int_mm may take ten times as long), else float32 in slices; float64 when
+    float32 products are allowed to lose precision (torch's matmul precision set below
+    "highest"). Every kind gives the same sums, so the choice changes speed, never pixels."""
+    if torch.get_float32_matmul_precision() != "highest":
+        return "float64"
+    if not _int8_products_exact():
+        return "float32"
+    generator = torch.Generator().manual_seed(0)
+    a = torch.randint(-128, 128, (256, 1152), dtype=torch.int8, generator=generator)
+    b = a[:64]  # a few milliseconds either way
+    timings = {}
+    for kind, multiply in (
+        ("int8", lambda: torch._int_mm(a, b.t())),
+        ("float32", lambda: _float32_mm(a, b)),
+    ):
+        multiply()  # warm
+        start = time.perf_counter()
+        for _ in range(3):
+            multiply()
+        timings[kind] = time.perf_counter() - start
+    return min(timings, key=timings.get)
 
 
 @functools.cache
