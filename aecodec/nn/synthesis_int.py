@@ -291,7 +291,9 @@ class _IntegerDeconv(nn.Module):
         times its weights."""
         taps, c_in = self.taps[index], rows.shape[-1]
         starts = np.array([(dy + self.pad) * stride + dx + self.pad for dy, dx, _ in taps])
-        gathered = torch.empty(2, count, len(taps), c_in, dtype=torch.int8)
+        # gathered straight into float32 when the products are float32's: one pass, not two
+        dtype = torch.float32 if _product_kind() == "float32" else torch.int8
+        gathered = torch.empty(2, count, len(taps), c_in, dtype=dtype)
         kernels().in_parallel(kernels().gather, count, rows.numpy(), starts, gathered.numpy())
         return _exact_mm(gathered.view(2 * count, -1), self.weights[index])
 
@@ -347,7 +349,8 @@ def kernels():
 
 
 def _exact_mm(a: Tensor, b: Tensor) -> Tensor:
-    """a (M, K) @ b (N, K).T of int8 matrices, summed exactly in int32."""
+    """a (M, K) @ b (N, K).T of int8 matrices (a may hold its int8 values as float32), summed
+    exactly in int32."""
     if _product_kind() == "int8":
         return torch._int_mm(a, b.t())
     if _product_kind() == "float32":
@@ -357,7 +360,7 @@ def _exact_mm(a: Tensor, b: Tensor) -> Tensor:
 
 def _float32_mm(a: Tensor, b: Tensor) -> Tensor:
     """The int8 products in float32, exact: in slices of at most FLOAT32_SLICE columns of K, no
-    partial sum can reach 2^24 (1024 products of at most 128 x 128), in whatever order the
+    partial sum can pass 2^24 (1024 products of at most 128 x 128), in whatever order the
     matrix library adds them; the slices' sums are then added in int32."""
     sums = None
     for start in range(0, a.shape[1], FLOAT32_SLICE):
