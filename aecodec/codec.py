@@ -21,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
 from aecodec import bitstream
@@ -34,7 +33,7 @@ from aecodec.nn.synthesis_int import GRID_RANGE, IntegerSynthesis, gain_grid, gr
 from aecodec.nn.tiling import tiled
 from aecodec.zoo import DEFAULT_MODEL, LoadedModel, load_model
 
-ANALYSIS_TILE, SYNTHESIS_TILE = 1024, 32  # pixels in, latent samples in (= 512 pixels out)
+ANALYSIS_TILE, SYNTHESIS_TILE = 768, 32  # pixels in, latent samples in (= 512 pixels out)
 MARGIN_PIXELS, MARGIN_LATENT = 32, 2  # the receptive-field radii: 30 px and under 2 samples
 # The synthesis runs in integers (version 4 files) or float64 (earlier ones) so that the same
 # symbols give the same pixels whatever the machine, thread count or convolution library: float32
@@ -204,10 +203,15 @@ def _stored(picture: Picture, block: bytes) -> Compressed:
 def analyse(net: Hyperprior, rgb: np.ndarray) -> torch.Tensor:
     """The latent y before gains: the expensive part, shared by every quality tried."""
     h, w = rgb.shape[:2]
-    x = torch.from_numpy(rgb).permute(2, 0, 1)[None].float().div(255)
-    x = F.pad(x, (0, _pad(w, net.stride), 0, _pad(h, net.stride)), mode="replicate")
+    # padded and tiled as 8-bit pixels, each tile made float as it comes: a 24 MP photo in
+    # float32 alone is 290 MB
+    padded = np.pad(rgb, ((0, _pad(h, net.stride)), (0, _pad(w, net.stride)), (0, 0)), "edge")
+    x = torch.from_numpy(padded).permute(2, 0, 1)[None]
     with torch.no_grad():
-        return tiled(net.g_a, x, 1 / net.y_stride, ANALYSIS_TILE, MARGIN_PIXELS)
+        return tiled(
+            lambda tile: net.g_a(tile.contiguous().float().div_(255)),
+            x, 1 / net.y_stride, ANALYSIS_TILE, MARGIN_PIXELS,
+        )  # fmt: skip
 
 
 def _encode(
