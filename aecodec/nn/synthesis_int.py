@@ -147,10 +147,12 @@ def _magnitudes(q: Tensor) -> Tensor:
 
 
 def _new_planes(height: int, width: int, channels: int, pad: int) -> Tensor:
-    """Digit planes (2, height + 2 pad + 1, width + 2 pad, channels) int8 of a zero-padded input,
+    """Digit planes (2, height + 2 pad + 1, width + 2 pad, channels) of a zero-padded input,
     the padding's digits set (high 0, low -128: the digits of 0); the inside is to be filled.
-    One more padding row below, so that every phase reads whole rows of the padded width."""
-    planes = torch.empty((2, height + 2 * pad + 1, width + 2 * pad, channels), dtype=torch.int8)
+    One more padding row below, so that every phase reads whole rows of the padded width. int8,
+    or their values in float32 where the products are float32's (`_float32_products`)."""
+    dtype = torch.float32 if _product_kind() == "float32" else torch.int8
+    planes = torch.empty((2, height + 2 * pad + 1, width + 2 * pad, channels), dtype=dtype)
     for border in (planes[:, :pad], planes[:, pad + height :], planes[:, :, :pad],
                    planes[:, :, pad + width :]):  # fmt: skip
         border[0].zero_(), border[1].fill_(-128)
@@ -163,9 +165,10 @@ def _inside(planes: Tensor, height: int, width: int, pad: int) -> Tensor:
 
 def _digit_planes(q: Tensor, out: Tensor) -> Tensor:
     """int16 values q as int8 digits into out (2, *q.shape): [high byte, low byte - 128]."""
-    torch.bitwise_right_shift(q, 8, out=out[0])  # the high byte, signed
-    out[1].copy_(q).bitwise_xor_(-128)  # the low byte (int16 to int8 keeps it), top bit flipped
-    return out
+    digits = out if out.dtype == torch.int8 else torch.empty(out.shape, dtype=torch.int8)
+    torch.bitwise_right_shift(q, 8, out=digits[0])  # the high byte, signed
+    digits[1].copy_(q).bitwise_xor_(-128)  # the low byte (int16 to int8 keeps it), top bit flipped
+    return out if digits is out else out.copy_(digits)
 
 
 def _weights_on_grid(w: Tensor, dims: tuple[int, ...], digits: int) -> tuple[Tensor, Tensor]:
@@ -231,6 +234,7 @@ class _IntegerDeconv(nn.Module):
             self.register_buffer("tap_rows", table)
             self.register_buffer("tap_count", torch.tensor([len(t) for t in self.taps]))
         self.weights = weights
+        self.float32_weights: dict[int, list[Tensor]] = {}  # per phase, where products are float32
         self.weight_sums = torch.stack(sums).to(torch.float64)  # (4, c_out)
 
     def on_grid(self, step: float, after: float | None) -> dict[str, Tensor]:
@@ -291,11 +295,46 @@ class _IntegerDeconv(nn.Module):
         times its weights."""
         taps, c_in = self.taps[index], rows.shape[-1]
         starts = np.array([(dy + self.pad) * stride + dx + self.pad for dy, dx, _ in taps])
-        # gathered straight into float32 when the products are float32's: one pass, not two
-        dtype = torch.float32 if _product_kind() == "float32" else torch.int8
-        gathered = torch.empty(2, count, len(taps), c_in, dtype=dtype)
+        if rows.dtype == torch.float32:
+            return self._float32_products(rows, count, starts, index)
+        gathered = torch.empty(2, count, len(taps), c_in, dtype=torch.int8)
         kernels().in_parallel(kernels().gather, count, rows.numpy(), starts, gathered.numpy())
         return _exact_mm(gathered.view(2 * count, -1), self.weights[index])
+
+    def _float32_products(self, rows: Tensor, count: int, starts: np.ndarray, index: int) -> Tensor:
+        """`_products` from float32 digit planes, tap by tap: each tap's inputs are a window of
+        the padded rows (nothing gathered), its products added in float32 for as many taps as
+        keep every sum exact (FLOAT32_SLICE products, as `_float32_mm`), then in int32."""
+        weights = self._float32_weights(index)
+        together = max(FLOAT32_SLICE // rows.shape[-1], 1)
+        products = torch.empty(2 * count, weights[0].shape[1], dtype=torch.int32)
+        for digit in range(2):
+            total = products[digit * count : (digit + 1) * count]
+            for first in range(0, len(starts), together):
+                part = None
+                for tap in range(first, min(first + together, len(starts))):
+                    window = rows[digit, starts[tap] : starts[tap] + count]
+                    part = (
+                        window @ weights[tap] if part is None else part.addmm_(window, weights[tap])
+                    )
+                if first:
+                    total.add_(part.to(torch.int32))
+                else:
+                    total.copy_(part)
+        return products
+
+    def _float32_weights(self, index: int) -> list[Tensor]:
+        """A phase's weights tap by tap, (c_in, digits * n) float32, made on first use."""
+        if index not in self.float32_weights:
+            weights, c_in = (
+                self.weights[index],
+                self.weights[index].shape[1] // len(self.taps[index]),
+            )
+            self.float32_weights[index] = [
+                weights[:, tap * c_in : (tap + 1) * c_in].t().float().contiguous()
+                for tap in range(len(self.taps[index]))
+            ]
+        return self.float32_weights[index]
 
     def _join(self, products: Tensor, count: int, offsets: Tensor) -> Tensor:
         """(2 count, digits * n) digit products -> the exact sums plus bias (count, c_out)."""
