@@ -6,7 +6,6 @@ exactly the inputs it would see in whole-image processing: results equal the who
 to floating-point summation order (about 1e-6 relative).
 """
 
-import torch
 from torch import Tensor, nn
 
 
@@ -19,16 +18,20 @@ def tiled(transform: nn.Module, x: Tensor, scale: float, tile: int, margin: int)
     # would cost more time than that much memory.
     if h * w <= (tile + 2 * margin) ** 2 * 5 // 4:
         return transform(x)
-    rows = []
+    out = None  # made when the first tile tells its channels and type: no list of tiles to join
     for top in range(0, h, tile):
-        row = []
         for left in range(0, w, tile):
             t0, l0 = max(top - margin, 0), max(left - margin, 0)
             t1, l1 = min(top + tile + margin, h), min(left + tile + margin, w)
-            out = transform(x[:, :, t0:t1, l0:l1])
+            part = transform(x[:, :, t0:t1, l0:l1])
+            if out is None:
+                size = (round(h * scale), round(w * scale))
+                out = part.new_empty((*part.shape[:2], *size))
             keep_t, keep_l = round((top - t0) * scale), round((left - l0) * scale)
+            out_t, out_l = round(top * scale), round(left * scale)
             keep_h = round((min(top + tile, h) - top) * scale)
             keep_w = round((min(left + tile, w) - left) * scale)
-            row.append(out[:, :, keep_t : keep_t + keep_h, keep_l : keep_l + keep_w])
-        rows.append(torch.cat(row, dim=3))
-    return torch.cat(rows, dim=2)
+            out[:, :, out_t : out_t + keep_h, out_l : out_l + keep_w] = part[
+                :, :, keep_t : keep_t + keep_h, keep_l : keep_l + keep_w
+            ]
+    return out
