@@ -10,7 +10,6 @@ import math
 
 import numpy as np
 import torch
-from scipy.special import ndtr
 from torch import Tensor, nn
 
 from aecodec.entropy.tables import Tables, quantise_pmfs
@@ -36,7 +35,10 @@ class GaussianConditional(nn.Module):
 
     @staticmethod
     def freeze() -> Tables:
-        """One integer table per grid scale, over |v| <= ceil(TAIL_SIGMAS * scale)."""
+        """One integer table per grid scale, over |v| <= ceil(TAIL_SIGMAS * scale). Built when a
+        model is saved (its file holds them); scipy is imported here only, not by a decoder."""
+        from scipy.special import ndtr  # half a second of import: not a decoder's start-up
+
         pmfs, offsets = [], []
         for scale in scale_table():
             half = math.ceil(TAIL_SIGMAS * scale)
