@@ -56,6 +56,17 @@ def test_every_kind_of_products_gives_the_same_pixels(tiny_model, monkeypatch, k
     assert torch.equal(synthesis(y_hat, inverse_gain), expected)
 
 
+def test_float32_products_give_way_to_float64_where_precision_is_lowered(monkeypatch):
+    monkeypatch.setattr(synthesis_int, "_fastest_kind", lambda: "float32")
+    assert synthesis_int._product_kind() == "float32"
+    previous = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision("medium")
+    try:
+        assert synthesis_int._product_kind() == "float64"
+    finally:
+        torch.set_float32_matmul_precision(previous)
+
+
 def test_int8_products_are_checked_against_float64():
     assert synthesis_int._int8_products_exact()  # torch's int8 products are exact on this CPU
 

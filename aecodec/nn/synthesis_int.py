@@ -314,9 +314,10 @@ class _IntegerDeconv(nn.Module):
                 part = None
                 for tap in range(first, min(first + together, len(starts))):
                     window = rows[digit, starts[tap] : starts[tap] + count]
-                    part = (
-                        window @ weights[tap] if part is None else part.addmm_(window, weights[tap])
-                    )
+                    if part is None:
+                        part = window @ weights[tap]
+                    else:
+                        part.addmm_(window, weights[tap])
                 if first:
                     total.add_(part.to(torch.int32))
                 else:
@@ -326,10 +327,8 @@ class _IntegerDeconv(nn.Module):
     def _float32_weights(self, index: int) -> list[Tensor]:
         """A phase's weights tap by tap, (c_in, digits * n) float32, made on first use."""
         if index not in self.float32_weights:
-            weights, c_in = (
-                self.weights[index],
-                self.weights[index].shape[1] // len(self.taps[index]),
-            )
+            weights = self.weights[index]
+            c_in = weights.shape[1] // len(self.taps[index])
             self.float32_weights[index] = [
                 weights[:, tap * c_in : (tap + 1) * c_in].t().float().contiguous()
                 for tap in range(len(self.taps[index]))
@@ -415,15 +414,22 @@ def _float32_mm(a: Tensor, b: Tensor) -> Tensor:
 FLOAT32_SLICE = 1024  # 1024 * 128 * 128 = 2^24
 
 
-@functools.cache
 def _product_kind() -> str:
-    """How this machine multiplies the int8 digits fastest while exactly: torch._int_mm where
-    it is exact and quicker (CPUs with int8 dot-product units: VNNI, AMX) than float32 (CPUs
-    without, where _int_mm may take ten times as long), else float32 in slices; float64 when
-    float32 products are allowed to lose precision (torch's matmul precision set below
-    "highest"). Every kind gives the same sums, so the choice changes speed, never pixels."""
-    if torch.get_float32_matmul_precision() != "highest":
+    """How the int8 digits are multiplied, exactly: "int8" (torch._int_mm) or "float32" as
+    `_fastest_kind` found, or "float64" instead of float32 while the process allows float32
+    products to lose precision (torch's float32 matmul precision set below "highest"). Every
+    kind gives the same sums, so the choice changes speed, never pixels."""
+    kind = _fastest_kind()
+    if kind == "float32" and torch.get_float32_matmul_precision() != "highest":
         return "float64"
+    return kind
+
+
+@functools.cache
+def _fastest_kind() -> str:
+    """torch._int_mm where it is exact and quicker (CPUs with int8 dot-product units: VNNI,
+    AMX) than float32 products in slices (CPUs without, where _int_mm may take ten times as
+    long), measured once per process; else float32."""
     if not _int8_products_exact():
         return "float32"
     generator = torch.Generator().manual_seed(0)
