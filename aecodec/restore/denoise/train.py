@@ -194,7 +194,7 @@ def ship(out: Path, name: str, weights: Path, figures: dict | None = None) -> No
         {
             "not_trained_on": "Kodak and BSDS500 val (the evaluation images; BSD68 is in val)",
             "date": time.strftime("%Y-%m-%d"),
-            "device": "CPU, one thread at nice 19 on a shared 2-core machine",
+            "device": "CPU at nice 19 on a shared 2-core machine",
             "recipe": _recipe(config["minutes"], config["lr"]),
         }
     )
