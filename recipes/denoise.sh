@@ -11,9 +11,9 @@
 #   LR=1e-4              the base learning rate (default 1e-3; a resumed run keeps its own)
 #   THREADS=1            CPU threads
 # The learning rate is LR, then LR/10 after 75 % and LR/100 after 93 % of MINUTES of training.
-# The shipped model: MINUTES=50; then the same run resumed with LR=1e-4 MINUTES=200 (fine-tuning
-# at the rate it had dropped to), shipped wherever it had got to (its card says: steps, hours
-# and the recipe of that checkpoint). Ship with
+# The shipped model: MINUTES=50 on one thread; then the same run resumed with LR=5e-4 THREADS=2
+# and MINUTES=180 (the schedule's length in all), shipped wherever it had got to (its card says:
+# steps, hours and the recipe of that checkpoint). Ship with
 #   python -m aecodec.restore.denoise.train --out "$OUT" --ship denoise-rgb
 set -eu
 minutes=${1:-50}
