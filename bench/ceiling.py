@@ -9,15 +9,16 @@ transforms and gains: a quality range that reaches higher needs transforms train
 """
 
 import argparse
-import math
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from aecodec.image import find_images, read_picture  # noqa: E402
+from aecodec.metrics import psnr  # noqa: E402
 from aecodec.zoo import DEFAULT_MODEL, load_model  # noqa: E402
 
 STEPS = (1, 2, 4, 8)  # the quantisation step divided by these
@@ -33,12 +34,12 @@ def ceiling(net, rgb, quality: float) -> list[float]:
     with torch.no_grad():
         y = net.g_a(padded) * gain
         latents = [torch.round(y * s) / s for s in STEPS] + [y]
-        return [_psnr(net.g_s(v * inverse)[:, :, :h, :w], x) for v in latents]
+        return [psnr(_pixels(net.g_s(v * inverse)[:, :, :h, :w]), rgb) for v in latents]
 
 
-def _psnr(x_hat: torch.Tensor, x: torch.Tensor) -> float:
-    mse = float(((x_hat.clamp(0, 1) * 255).round() - x * 255).square().mean())
-    return 10 * math.log10(255**2 / mse)
+def _pixels(x_hat: torch.Tensor) -> np.ndarray:
+    """(1, 3, H, W) in [0, 1] -> (H, W, 3) uint8, as a decoder writes them."""
+    return (x_hat[0].clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
 
 
 def main() -> None:
