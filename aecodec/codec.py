@@ -26,6 +26,7 @@ from PIL import Image
 from aecodec import bitstream
 from aecodec.errors import BitstreamError, ModelError, OutOfMemory, TargetUnreachable
 from aecodec.image import Picture, check_pixels, read_picture, to_pil
+from aecodec.metrics import psnr
 from aecodec.models import refine
 from aecodec.models.hyperprior import Hyperprior
 from aecodec.nn.synthesis64 import Float64Synthesis
@@ -177,15 +178,14 @@ def _refined_within(
     spent = encode(higher, steps)
     if len(spent.data) > target:
         return fitted
-    closer = _error(spent, picture, weights) < _error(fitted, picture, weights)
+    closer = _psnr(spent, picture, weights) > _psnr(fitted, picture, weights)
     return spent if closer else fitted
 
 
-def _error(compressed: Compressed, picture: Picture, weights: str | Path | None) -> float:
-    """The squared error of a file's decoded pixels against the picture's."""
-    image = decompress(compressed.data, weights=weights).convert("RGB")
-    decoded = np.asarray(image, dtype=np.float64)
-    return float(np.mean((decoded - picture.rgb) ** 2))
+def _psnr(compressed: Compressed, picture: Picture, weights: str | Path | None) -> float:
+    """PSNR of a file's decoded pixels against the picture's."""
+    decoded = np.asarray(decompress(compressed.data, weights=weights).convert("RGB"))
+    return psnr(decoded, picture.rgb)
 
 
 def _stored(picture: Picture, block: bytes) -> Compressed:
