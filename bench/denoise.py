@@ -8,7 +8,8 @@ averaged over the images of a set. BSD68 is the ITU-R 601 luma of the 68 images 
 bsds500/BSD68.txt (Pillow's convert("L")), CBSD68 the same images in colour. Baselines run on
 the same noisy images in the same run: scikit-image's non-local means and wavelet (BayesShrink)
 denoising, both told the true sigma, and BM3D when the `bm3d` package is installed (its licence
-is non-commercial: an optional extra). `ours` is told the true sigma, `ours-auto` estimates it.
+is non-commercial: an optional extra). `ours` is told the true sigma, `ours-auto` estimates it;
+`ours-x8` averages the network over 8 flipped and transposed copies (`--passes 8`).
 Published rows are other papers' figures on unclipped noise, for reference only.
 """
 
@@ -58,12 +59,10 @@ def add_noise(clean: np.ndarray, sigma: float, seed: int, index: int) -> np.ndar
 def methods(names: list[str], model: str | None, weights: str | None) -> dict:
     """name -> f(noisy uint8, sigma) -> uint8 of the same shape."""
     found = {}
-    if "ours" in names or "ours-auto" in names:
-        from aecodec.restore.denoise import api
-
-        kwargs = {"model": model, "weights": weights}
-        found["ours"] = lambda x, s: np.asarray(api.denoise(x, s, **kwargs))
-        found["ours-auto"] = lambda x, s: np.asarray(api.denoise(x, None, **kwargs))
+    for name in names:  # ours, ours-auto, ours-x8, ours-auto-x8, ...
+        ours, _, passes = name.partition("-x")
+        if ours in ("ours", "ours-auto") and passes in ("", "2", "4", "8"):
+            found[name] = _ours(ours == "ours-auto", int(passes or 1), model, weights)
     if "nlm" in names:
         from skimage.restoration import denoise_nl_means
 
@@ -100,6 +99,16 @@ def methods(names: list[str], model: str | None, weights: str | None) -> dict:
             found["bm3d"] = run_bm3d
     found["noisy"] = lambda x, s: x
     return {n: found[n] for n in names if n in found}
+
+
+def _ours(estimate: bool, passes: int, model: str | None, weights: str | None):
+    from aecodec.restore.denoise import api
+
+    def denoise(x, s):
+        sigma = None if estimate else s
+        return np.asarray(api.denoise(x, sigma, model=model, weights=weights, passes=passes))
+
+    return denoise
 
 
 def to_u8(y: np.ndarray) -> np.ndarray:
@@ -180,7 +189,8 @@ def main() -> None:
     parser.add_argument("--sigmas", type=lambda t: [int(v) for v in t.split(",")],
                         default=list(SIGMAS))  # fmt: skip
     parser.add_argument("--methods", default="ours,ours-auto,nlm,wavelet,noisy",
-                        help="any of ours, ours-auto, nlm, wavelet, bm3d, noisy")  # fmt: skip
+                        help="any of ours, ours-auto, nlm, wavelet, bm3d, noisy; ours-x8 "
+                        "(x2, x4; ours-auto-x8) averages 8 flipped, turned passes")  # fmt: skip
     parser.add_argument("--model", help="a denoising model's name (default: the shipped ones)")
     parser.add_argument("--weights", help="a denoiser's .safetensors file")
     parser.add_argument("--limit", type=int, help="only the first N images of each set")

@@ -95,6 +95,27 @@ def test_tiled_result_equals_the_whole_image_within_one_level(tiny):
     tiles = api.run(network, planes, 25, tile=32)  # 5 x 7 tiles of 32 plus margins
     assert np.abs(whole.astype(int) - tiles.astype(int)).max() <= 1
     assert not np.array_equal(whole, planes)  # the network did change the image
+    ensemble = [api.run(network, planes, 25, tile=t, passes=8) for t in (1024, 32)]
+    assert np.abs(ensemble[0].astype(int) - ensemble[1].astype(int)).max() <= 1
+
+
+def test_eight_passes_give_the_same_result_for_a_flipped_or_transposed_image(tiny):
+    network = api.load_denoiser(weights=tiny)
+    planes = noisy(clean_image(40, 62, 3), 25)  # not square: a transposition shows
+    planes = planes[..., :1] if network.config.channels == 1 else planes
+    one = api.run(network, planes, 25)
+    eight = api.run(network, planes, 25, passes=8)
+    assert not np.array_equal(one, eight)
+    for turn in (lambda a: a[:, ::-1], lambda a: a[::-1], lambda a: a.transpose(1, 0, 2)):
+        again = turn(api.run(network, np.ascontiguousarray(turn(planes)), 25, passes=8))
+        assert np.abs(again.astype(int) - eight.astype(int)).max() <= 1
+        assert np.abs(turn(api.run(network, turn(planes).copy(), 25)) - one.astype(int)).max() > 1
+
+
+@pytest.mark.parametrize("passes", [0, 3, 16, True])
+def test_passes_other_than_1_2_4_8_are_refused(tiny, passes):
+    with pytest.raises(AecodecError, match="passes must be one of 1, 2, 4, 8"):
+        api.denoise(clean_image(16, 16), 25, weights=tiny, passes=passes)
 
 
 @pytest.mark.parametrize("sigma", [5, 15, 25, 50])
@@ -171,11 +192,21 @@ def test_cli_writes_into_a_folder_and_to_a_named_file(cli, tiny, tmp_path):
         (["{missing}"], "{missing}"),
         (["{good}", "--sigma", "loud"], "sigma must be a number"),
         (["{good}", "--sigma", "200"], "between 0 and 75"),
+        (["{good}", "--passes", "3"], "passes must be one of 1, 2, 4, 8"),
         (["{good}", "--weights", "{missing}"], "does not exist"),
         (["{good}", "--model", "no-such"], "'no-such' is not installed"),
         (["{good}", "{good}", "-o", "{new}"], "several inputs need an output folder"),
     ],
-    ids=["not-an-image", "missing", "sigma-word", "sigma-high", "weights", "model", "many-to-one"],
+    ids=[
+        "not-an-image",
+        "missing",
+        "sigma-word",
+        "sigma-high",
+        "passes",
+        "weights",
+        "model",
+        "many-to-one",
+    ],  # fmt: skip
 )
 def test_cli_bad_input_is_one_error_line_and_exit_1(cli, tiny, tmp_path, args, message):
     paths = {"bad": tmp_path / "bad.png", "missing": tmp_path / "nope.png",
@@ -215,3 +246,5 @@ def test_the_shipped_model_removes_most_of_the_noise(mode):
         return 10 * np.log10(255**2 / np.mean((a.astype(float) - image) ** 2))
 
     assert psnr(cleaned) > psnr(dirty) + 8  # 20.3 dB in, well over 28 dB out
+    ensemble = np.asarray(api.denoise(Image.fromarray(dirty, mode), passes=4))
+    assert psnr(ensemble) > psnr(cleaned)  # colour +0.25 dB, gray +0.10 dB at sigma 25

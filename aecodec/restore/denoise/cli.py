@@ -36,6 +36,15 @@ def denoise(
         str,
         typer.Option(help="Noise level in 8-bit levels (0 to 75), or auto to estimate it."),
     ] = "auto",
+    passes: Annotated[
+        int,
+        typer.Option(
+            "-p",
+            "--passes",
+            help="Average the network over 1, 2, 4 or 8 flipped and transposed copies: "
+            "a little cleaner, that many times slower.",
+        ),
+    ] = 1,
     force: Force = False,
     weights: Weights = None,
     model: Annotated[
@@ -51,6 +60,7 @@ def denoise(
 
     try:
         level = None if sigma.strip().lower() == "auto" else api.check_sigma(sigma)
+        api.check_passes(passes)
         targets = _targets(inputs, output)
     except AecodecError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -63,7 +73,9 @@ def denoise(
             picture = read_picture(source)
             for warning in picture.warnings:
                 print(f"warning: {source}: {warning}", file=sys.stderr)
-            image, used = api.denoise_picture(picture, level, model=model, weights=weights)
+            image, used = api.denoise_picture(
+                picture, level, model=model, weights=weights, passes=passes
+            )
             seconds = time.perf_counter() - start
             for warning in save_picture(image, target, force):
                 print(f"warning: {target}: {warning}", file=sys.stderr)
