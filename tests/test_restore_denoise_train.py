@@ -48,6 +48,10 @@ def test_training_checkpoints_resume_and_ship(tmp_path):
     card = json.loads((tmp_path / "weights" / "denoise-test.json").read_text())
     assert card["family"] == "denoiser" and card["training"]["steps"] == 3
     assert "Kodak" in card["training"]["not_trained_on"]
+    # the recipe names both schedules, the second resuming at the step the first had reached
+    assert card["training"]["recipe"] == (
+        "sh recipes/denoise.sh; from step 2: sh recipes/denoise.sh (the same run resumed)"
+    )
     image = api.denoise(rng.integers(0, 255, (20, 24, 3), dtype=np.uint8), 10,
                         weights=tmp_path / "weights" / "denoise-test.safetensors")  # fmt: skip
     assert image.size == (24, 20)

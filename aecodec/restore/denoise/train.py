@@ -94,16 +94,21 @@ def train(
     out.mkdir(parents=True, exist_ok=True)
     images = [load_rgb(path) for path in find_images(data)]
     sampler = CropSampler(images, config.crop, config.seed, device)
-    step, elapsed = 0, 0.0
+    step, elapsed, schedules = 0, 0.0, []
     if (out / "state.json").exists():
         model, card = load(out / "latest.safetensors")
         state = json.loads((out / "state.json").read_text())
         step, elapsed = state["step"], state["elapsed"]
+        schedules = state.get("schedules", [])
         sampler.restore(load_file(out / "sampler.safetensors")["generator"])
         print(f"resumed at step {step} from {out / 'latest'}", flush=True)
     else:
         torch.manual_seed(config.seed)
         model = Denoiser(model_config)
+    if not schedules or _schedule(schedules[-1]) != _schedule(dataclasses.asdict(config)):
+        # the recipe: each schedule this run has followed, and the step it took over at
+        schedules.append({"from_step": step, "minutes": config.minutes, "steps": config.steps,
+                          "lr": config.lr})  # fmt: skip
     model.to(device).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     if (out / "optimizer.safetensors").exists():
@@ -136,8 +141,8 @@ def train(
             print(" ".join(f"{k} {v:.4g}" for k, v in row.items()), flush=True)
             losses = []
         if loop.checkpoint_due():
-            _checkpoint(model, optimizer, sampler, out, loop, config, data)
-    _checkpoint(model, optimizer, sampler, out, loop, config, data)
+            _checkpoint(model, optimizer, sampler, out, loop, config, data, schedules)
+    _checkpoint(model, optimizer, sampler, out, loop, config, data, schedules)
 
 
 def _monitor_batch(images: list[Tensor], channels: int, config: TrainConfig) -> tuple:
@@ -159,7 +164,7 @@ def _monitor(model: Denoiser, monitor: tuple, device: str) -> float:
     return psnr(out, clean)
 
 
-def _checkpoint(model, optimizer, sampler, out: Path, loop: Loop, config, data) -> None:
+def _checkpoint(model, optimizer, sampler, out: Path, loop: Loop, config, data, schedules) -> None:
     card = {
         "description": _describe(model.config),
         "training": {
@@ -167,12 +172,14 @@ def _checkpoint(model, optimizer, sampler, out: Path, loop: Loop, config, data) 
             "steps": loop.step,
             "hours": round(loop.elapsed / 3600, 3),
             "train_config": dataclasses.asdict(config),
+            "schedules": schedules,
         },
     }
     save(model, out / "latest", card)
     save_file(adam.moments(optimizer), out / "optimizer.safetensors")
     save_file({"generator": sampler.state()}, out / "sampler.safetensors")
-    state = {"step": loop.step, "elapsed": loop.elapsed, "train_config": dataclasses.asdict(config)}
+    state = {"step": loop.step, "elapsed": loop.elapsed, "train_config": dataclasses.asdict(config),
+             "schedules": schedules}  # fmt: skip
     atomic_write(out / "state.json", (json.dumps(state, indent=2) + "\n").encode(), force=True)
     print(f"checkpoint at step {loop.step}", flush=True)
 
@@ -195,7 +202,7 @@ def ship(out: Path, name: str, weights: Path, figures: dict | None = None) -> No
             "not_trained_on": "Kodak and BSDS500 val (the evaluation images; BSD68 is in val)",
             "date": time.strftime("%Y-%m-%d"),
             "device": "CPU at nice 19 on a shared 2-core machine",
-            "recipe": _recipe(config["minutes"], config["lr"]),
+            "recipe": _recipe(card["training"].get("schedules") or [_first(config)]),
         }
     )
     if figures:  # the model's own rows of a bench/denoise.py --json file
@@ -218,16 +225,26 @@ def ship(out: Path, name: str, weights: Path, figures: dict | None = None) -> No
     print(f"shipped {out / 'latest'} (step {card['training']['steps']}) as {weights / name}")
 
 
-def _recipe(minutes: float | None, lr: float) -> str:
-    """The commands that made the shipped model: a first schedule of FIRST_MINUTES, then the
-    same run resumed with a longer one (recipes/denoise.sh)."""
-    if minutes is None or minutes == FIRST_MINUTES:
-        return f"sh recipes/denoise.sh {FIRST_MINUTES:g}"
-    return (f"sh recipes/denoise.sh {FIRST_MINUTES:g}; LR={lr:g} sh recipes/denoise.sh {minutes:g} "
-            "(the same run resumed)")  # fmt: skip
+def _recipe(schedules: list[dict]) -> str:
+    """The commands that made the model: recipes/denoise.sh with each schedule the run followed,
+    each after the first resuming the run at the step where it took over."""
+    commands = []
+    for schedule in schedules:
+        length = f" {schedule['minutes']:g}" if schedule["minutes"] else ""
+        lr = f"LR={schedule['lr']:g} " if schedule["lr"] != TrainConfig.lr else ""
+        resumed = f"from step {schedule['from_step']}: " if schedule["from_step"] else ""
+        commands.append(f"{resumed}{lr}sh recipes/denoise.sh{length}")
+    return "; ".join(commands) + (" (the same run resumed)" if len(commands) > 1 else "")
 
 
-FIRST_MINUTES = 50.0  # the shipped run's first schedule, before it was resumed with a longer one
+def _schedule(config: dict) -> tuple:
+    return config["minutes"], config["steps"], config["lr"]
+
+
+def _first(config: dict) -> dict:
+    """A run's schedule where its checkpoint does not record them (the one it ended on)."""
+    return {"from_step": 0, "minutes": config["minutes"], "steps": config["steps"],
+            "lr": config["lr"]}  # fmt: skip
 
 
 def main() -> None:
