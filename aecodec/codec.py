@@ -54,11 +54,7 @@ class Compressed:
 @functools.lru_cache(maxsize=4)
 def cached_model(name: str, weights: str | None = None) -> LoadedModel:
     """load_model, remembered: the CLI codes many files with one model."""
-    loaded = load_model(name, weights=weights)
-    # oneDNN's convolutions take about a fifth less time with channels-last weights (the
-    # encoder's analysis; the decoder's syntheses are copies of their own)
-    loaded.model.g_a.to(memory_format=torch.channels_last)
-    return loaded
+    return load_model(name, weights=weights)
 
 
 @functools.lru_cache(maxsize=4)
