@@ -103,7 +103,7 @@ def load_denoiser(
             gray_model = gray and DEFAULT_GRAY_MODEL in available
             model = DEFAULT_GRAY_MODEL if gray_model else DEFAULT_MODEL
         weights = DENOISERS.find(model)
-    # Channels last: oneDNN's convolutions run about a fifth faster on this layout.
+    # channels last: oneDNN runs this network about a sixth faster in that layout (alone, 2 cores)
     return load(weights)[0].to(memory_format=torch.channels_last)
 
 
