@@ -112,6 +112,15 @@ def test_eight_passes_give_the_same_result_for_a_flipped_or_transposed_image(tin
         assert np.abs(turn(api.run(network, turn(planes).copy(), 25)) - one.astype(int)).max() > 1
 
 
+def test_the_command_and_the_api_default_to_the_same_passes():
+    import inspect
+
+    from aecodec.restore.denoise import cli
+
+    default = inspect.signature(cli.denoise).parameters["passes"].default
+    assert default == api.DEFAULT_PASSES == 2
+
+
 @pytest.mark.parametrize("passes", [0, 3, 16, True])
 def test_passes_other_than_1_2_4_8_are_refused(tiny, passes):
     with pytest.raises(AecodecError, match="passes must be one of 1, 2, 4, 8"):

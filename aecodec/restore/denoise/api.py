@@ -31,6 +31,7 @@ DEFAULT_GRAY_MODEL = "denoise-gray"
 MAX_SIGMA = 75.0  # the highest level the shipped models were trained on, in 8-bit levels
 TILE = 512  # full-resolution pixels per tile side (even, as the network works on 2x2 blocks)
 PASSES = (1, 2, 4, 8)  # the self-ensemble's sizes: identity, then flips, then transpositions
+DEFAULT_PASSES = 2  # +0.1 dB for twice the time: a Kodak image in under 2 s on two cores
 
 
 def denoise(
@@ -39,7 +40,7 @@ def denoise(
     *,
     model: str | None = None,
     weights: str | Path | None = None,
-    passes: int = 1,
+    passes: int = DEFAULT_PASSES,
 ) -> Image.Image:
     """`image` (a path, PIL image or array, as aecodec.image.read_picture takes) without its
     Gaussian noise of `sigma` 8-bit levels (0 to 75; None: estimated from the image).
@@ -58,7 +59,7 @@ def denoise_picture(
     *,
     model: str | None = None,
     weights: str | Path | None = None,
-    passes: int = 1,
+    passes: int = DEFAULT_PASSES,
 ) -> tuple[Image.Image, float]:
     """The denoised image and the noise level used (given, or estimated)."""
     passes = check_passes(passes)
