@@ -50,8 +50,19 @@ def test_training_checkpoints_resume_and_ship(tmp_path):
     assert "Kodak" in card["training"]["not_trained_on"]
     # the recipe names both schedules, the second resuming at the step the first had reached
     assert card["training"]["recipe"] == (
-        "sh recipes/denoise.sh; from step 2: sh recipes/denoise.sh (the same run resumed)"
+        "STEPS=2 sh recipes/denoise.sh; from step 2: STEPS=3 sh recipes/denoise.sh "
+        "(the same run resumed)"
     )
     image = api.denoise(rng.integers(0, 255, (20, 24, 3), dtype=np.uint8), 10,
                         weights=tmp_path / "weights" / "denoise-test.safetensors")  # fmt: skip
     assert image.size == (24, 20)
+    # a checkpoint of a run that did not record its schedules: the recipe says so
+    latest = json.loads((out / "latest.json").read_text())
+    del latest["training"]["schedules"]
+    (out / "latest.json").write_text(json.dumps(latest))
+    ship(out, "denoise-test", tmp_path / "weights")
+    card = json.loads((tmp_path / "weights" / "denoise-test.json").read_text())
+    assert card["training"]["recipe"] == (
+        "STEPS=3 sh recipes/denoise.sh (the last schedule of a run whose earlier ones were not "
+        "recorded)"
+    )

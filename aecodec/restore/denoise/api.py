@@ -11,6 +11,7 @@ network's reach, so the result equals the whole-image one.
 the mean is closer to the clean image, at `passes` times the time.
 """
 
+import numbers
 from pathlib import Path
 
 import numpy as np
@@ -88,7 +89,7 @@ def check_sigma(sigma: float) -> float:
 
 def check_passes(passes: int) -> int:
     """`passes` as an int, or AecodecError when it is not a self-ensemble size."""
-    if isinstance(passes, bool) or passes not in PASSES:
+    if not isinstance(passes, numbers.Integral) or isinstance(passes, bool) or passes not in PASSES:
         raise AecodecError(f"passes must be one of {', '.join(map(str, PASSES))}, not {passes!r}")
     return int(passes)
 
@@ -115,6 +116,7 @@ def run(
     """(H, W, C) uint8 planes denoised at level `sigma` as (H, W, C) uint8, the mean of
     `passes` flipped or transposed runs. A gray network takes colour planes one at a time; a
     colour network takes gray planes replicated."""
+    passes = check_passes(passes)
     channels = network.config.channels
     if channels == 1 and planes.shape[2] == 3:
         return np.concatenate([run(network, planes[..., i : i + 1], sigma, tile, passes)

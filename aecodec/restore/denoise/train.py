@@ -105,10 +105,9 @@ def train(
     else:
         torch.manual_seed(config.seed)
         model = Denoiser(model_config)
-    if not schedules or _schedule(schedules[-1]) != _schedule(dataclasses.asdict(config)):
-        # the recipe: each schedule this run has followed, and the step it took over at
-        schedules.append({"from_step": step, "minutes": config.minutes, "steps": config.steps,
-                          "lr": config.lr})  # fmt: skip
+    schedule = _schedule(dataclasses.asdict(config), step)
+    if not schedules or _differ(schedules[-1], schedule):
+        schedules.append(schedule)  # the recipe: each schedule the run followed, from which step
     model.to(device).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     if (out / "optimizer.safetensors").exists():
@@ -202,7 +201,9 @@ def ship(out: Path, name: str, weights: Path, figures: dict | None = None) -> No
             "not_trained_on": "Kodak and BSDS500 val (the evaluation images; BSD68 is in val)",
             "date": time.strftime("%Y-%m-%d"),
             "device": "CPU at nice 19 on a shared 2-core machine",
-            "recipe": _recipe(card["training"].get("schedules") or [_first(config)]),
+            "recipe": _recipe(
+                card["training"].get("schedules") or [_schedule(config, 0, unrecorded=True)]
+            ),
         }
     )
     if figures:  # the model's own rows of a bench/denoise.py --json file
@@ -231,20 +232,25 @@ def _recipe(schedules: list[dict]) -> str:
     commands = []
     for schedule in schedules:
         length = f" {schedule['minutes']:g}" if schedule["minutes"] else ""
+        steps = "" if schedule["minutes"] else f"STEPS={schedule['steps']} "
         lr = f"LR={schedule['lr']:g} " if schedule["lr"] != TrainConfig.lr else ""
         resumed = f"from step {schedule['from_step']}: " if schedule["from_step"] else ""
-        commands.append(f"{resumed}{lr}sh recipes/denoise.sh{length}")
+        commands.append(f"{resumed}{lr}{steps}sh recipes/denoise.sh{length}")
+    if schedules[0].get("unrecorded"):
+        return f"{commands[0]} (the last schedule of a run whose earlier ones were not recorded)"
     return "; ".join(commands) + (" (the same run resumed)" if len(commands) > 1 else "")
 
 
-def _schedule(config: dict) -> tuple:
-    return config["minutes"], config["steps"], config["lr"]
+def _schedule(config: dict, from_step: int, unrecorded: bool = False) -> dict:
+    """A schedule of the recipe: the train config's length and rate, and the step it began at
+    (`unrecorded`: a run's last schedule, found without the ones before it)."""
+    schedule = {"from_step": from_step, "minutes": config["minutes"], "steps": config["steps"],
+                "lr": config["lr"]}  # fmt: skip
+    return schedule | ({"unrecorded": True} if unrecorded else {})
 
 
-def _first(config: dict) -> dict:
-    """A run's schedule where its checkpoint does not record them (the one it ended on)."""
-    return {"from_step": 0, "minutes": config["minutes"], "steps": config["steps"],
-            "lr": config["lr"]}  # fmt: skip
+def _differ(a: dict, b: dict) -> bool:
+    return any(a[key] != b[key] for key in ("minutes", "steps", "lr"))
 
 
 def main() -> None:
