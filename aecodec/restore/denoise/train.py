@@ -106,7 +106,7 @@ def train(
         torch.manual_seed(config.seed)
         model = Denoiser(model_config)
     schedule = _schedule(dataclasses.asdict(config), step)
-    if not schedules or _differ(schedules[-1], schedule):
+    if not schedules or any(schedules[-1][key] != schedule[key] for key in SCHEDULE):
         schedules.append(schedule)  # the recipe: each schedule the run followed, from which step
     model.to(device).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
@@ -201,9 +201,7 @@ def ship(out: Path, name: str, weights: Path, figures: dict | None = None) -> No
             "not_trained_on": "Kodak and BSDS500 val (the evaluation images; BSD68 is in val)",
             "date": time.strftime("%Y-%m-%d"),
             "device": "CPU at nice 19 on a shared 2-core machine",
-            "recipe": _recipe(
-                card["training"].get("schedules") or [_schedule(config, 0, unrecorded=True)]
-            ),
+            "recipe": _recipe(card["training"].get("schedules"), config),
         }
     )
     if figures:  # the model's own rows of a bench/denoise.py --json file
@@ -226,31 +224,28 @@ def ship(out: Path, name: str, weights: Path, figures: dict | None = None) -> No
     print(f"shipped {out / 'latest'} (step {card['training']['steps']}) as {weights / name}")
 
 
-def _recipe(schedules: list[dict]) -> str:
+def _recipe(schedules: list[dict] | None, config: dict) -> str:
     """The commands that made the model: recipes/denoise.sh with each schedule the run followed,
-    each after the first resuming the run at the step where it took over."""
+    each after the first resuming the run at the step where it took over; a checkpoint that does
+    not record them gives its train config's schedule, and says so."""
     commands = []
-    for schedule in schedules:
+    for schedule in schedules or [_schedule(config, 0)]:
         length = f" {schedule['minutes']:g}" if schedule["minutes"] else ""
         steps = "" if schedule["minutes"] else f"STEPS={schedule['steps']} "
         lr = f"LR={schedule['lr']:g} " if schedule["lr"] != TrainConfig.lr else ""
         resumed = f"from step {schedule['from_step']}: " if schedule["from_step"] else ""
         commands.append(f"{resumed}{lr}{steps}sh recipes/denoise.sh{length}")
-    if schedules[0].get("unrecorded"):
+    if not schedules:
         return f"{commands[0]} (the last schedule of a run whose earlier ones were not recorded)"
     return "; ".join(commands) + (" (the same run resumed)" if len(commands) > 1 else "")
 
 
-def _schedule(config: dict, from_step: int, unrecorded: bool = False) -> dict:
-    """A schedule of the recipe: the train config's length and rate, and the step it began at
-    (`unrecorded`: a run's last schedule, found without the ones before it)."""
-    schedule = {"from_step": from_step, "minutes": config["minutes"], "steps": config["steps"],
-                "lr": config["lr"]}  # fmt: skip
-    return schedule | ({"unrecorded": True} if unrecorded else {})
+SCHEDULE = ("minutes", "steps", "lr")  # a schedule: its length and its base learning rate
 
 
-def _differ(a: dict, b: dict) -> bool:
-    return any(a[key] != b[key] for key in ("minutes", "steps", "lr"))
+def _schedule(config: dict, from_step: int) -> dict:
+    """The schedule of a train config, and the step it began at."""
+    return {"from_step": from_step} | {key: config[key] for key in SCHEDULE}
 
 
 def main() -> None:
