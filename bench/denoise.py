@@ -61,8 +61,8 @@ def methods(names: list[str], model: str | None, weights: str | None) -> dict:
     found = {}
     for name in names:  # ours, ours-auto, ours-x8, ours-auto-x8, ...
         ours, _, passes = name.partition("-x")
-        if ours in ("ours", "ours-auto") and passes in ("", "2", "4", "8"):
-            found[name] = _ours(ours == "ours-auto", int(passes or 1), model, weights)
+        if ours in ("ours", "ours-auto"):
+            found[name] = _ours(ours == "ours-auto", passes or "1", model, weights)
     if "nlm" in names:
         from skimage.restoration import denoise_nl_means
 
@@ -101,8 +101,14 @@ def methods(names: list[str], model: str | None, weights: str | None) -> dict:
     return {n: found[n] for n in names if n in found}
 
 
-def _ours(estimate: bool, passes: int, model: str | None, weights: str | None):
+def _ours(estimate: bool, passes: str, model: str | None, weights: str | None):
+    from aecodec.errors import AecodecError
     from aecodec.restore.denoise import api
+
+    try:  # before any image, by the api's own rule
+        passes = api.check_passes(int(passes) if passes.isdigit() else passes)
+    except AecodecError as error:
+        raise SystemExit(f"--methods: {error}") from None
 
     def denoise(x, s):
         sigma = None if estimate else s
