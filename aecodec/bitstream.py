@@ -26,10 +26,11 @@ from dataclasses import dataclass
 from aecodec.errors import BitstreamError
 
 MAGIC = b"\x89AEC"  # a non-ASCII first byte, as in PNG, so text tools never take it for text
-FORMAT_VERSION = 4  # the newest version this aecodec reads (and all before it)
+FORMAT_VERSION = 5  # the newest version this aecodec reads (and all before it)
 FLOAT_VERSION = 2  # a file decoded by the float64 synthesis (version 1 too)
 STORED_VERSION = 3  # the first version with stored pixels (flag bit 1)
 INTEGER_VERSION = 4  # decoded by the integer synthesis on the grid of its first payload
+GAIN_VERSION = 5  # as 4, with the synthesis's gains mixed in float64 (aecodec.gains)
 LAYOUTS = ("L", "LA", "RGB", "RGBA")  # the layout code is the index in this tuple
 HASH_SIZE = 8  # first bytes of the SHA-256 of the model's weights file
 MAX_SIDE = 1 << 20

@@ -25,6 +25,7 @@ from PIL import Image
 
 from aecodec import bitstream
 from aecodec.errors import BitstreamError, ModelError, OutOfMemory, TargetUnreachable
+from aecodec.gains import synthesis_gain
 from aecodec.image import Picture, check_pixels, read_picture, to_pil
 from aecodec.metrics import psnr
 from aecodec.models import refine
@@ -227,7 +228,7 @@ def _encode(
     costs less (models.refine)."""
     coded = refine.compress(loaded.model, x, y, quality, steps)  # nearest tables
     net = loaded.model
-    grid = grid_for(net.g_s, coded.y_hat * net.gains(quality)[1])
+    grid = grid_for(net.g_s, coded.y_hat * _inverse_gain(net, quality).float()[:, None, None])
     payloads = [struct.pack(f">{len(grid)}b", *grid), *coded.strings]
     if picture.alpha is not None:
         payloads.append(_png(picture.alpha))
@@ -235,7 +236,7 @@ def _encode(
         payloads.append(block)
     h, w = picture.rgb.shape[:2]
     fields = (loaded.name, loaded.weights_hash, quality, w, h, picture.layout)
-    header = bitstream.Header(*fields, bitstream.INTEGER_VERSION, has_metadata=bool(block))
+    header = bitstream.Header(*fields, bitstream.GAIN_VERSION, has_metadata=bool(block))
     data = bitstream.pack(header, payloads)
     return Compressed(data, header, coded.estimated_bits, list(picture.warnings))
 
@@ -339,7 +340,10 @@ def _synthesis(
     with torch.no_grad():
         if grid:  # exact, and faster than float32
             synthesis = cached_integer_synthesis(*key)
-            inverse_gain = gain_grid(inverse_gain)
+            if header.format_version >= bitstream.GAIN_VERSION:
+                inverse_gain = _inverse_gain(net, header.quality)
+            else:
+                inverse_gain = gain_grid(inverse_gain)
             return tiled(
                 lambda y: synthesis(y, inverse_gain, grid), y_hat, net.y_stride, SYNTHESIS_TILE,
                 MARGIN_LATENT,
@@ -347,6 +351,11 @@ def _synthesis(
         g_s = cached_synthesis(*key) if exact else net.g_s  # Float64Synthesis takes float32
         x_hat = tiled(g_s, y_hat * inverse_gain, net.y_stride, SYNTHESIS_TILE, MARGIN_LATENT)
     return x_hat.clamp(0, 1).mul(255).round().to(torch.uint8)
+
+
+def _inverse_gain(net: Hyperprior, quality: float) -> torch.Tensor:
+    """The synthesis's inverse gain (M,) float64 for a quality, as files of version 5 have it."""
+    return torch.from_numpy(synthesis_gain(net.inverse_gain.detach().numpy(), quality))
 
 
 def decode_latents(

@@ -172,10 +172,10 @@ def test_a_version_1_file_still_reads_and_says_so():
 
 
 def test_a_newer_version_asks_for_an_upgrade():
-    assert error_of(raw_file(version=5)) == (
-        "file format version 5 is newer than this aecodec (reads up to 4); upgrade aecodec"
+    assert error_of(raw_file(version=6)) == (
+        "file format version 6 is newer than this aecodec (reads up to 5); upgrade aecodec"
     )
-    assert error_of(raw_file(version=5)[:5]).startswith("file format version 5 is newer")
+    assert error_of(raw_file(version=6)[:5]).startswith("file format version 6 is newer")
     assert "unknown file format version 0" in error_of(raw_file(version=0))
 
 

@@ -14,10 +14,17 @@ decoded symbols are coded again and must give back the payload byte for byte: a 
 before its symbols do, or holds anything after them, is corrupt.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import constriction
 import numpy as np
 
-from aecodec.entropy.tables import PRECISION, Tables
+if TYPE_CHECKING:  # torch stays out of the decoder that needs numpy alone (aecodec.decoder)
+    from aecodec.entropy.tables import Tables
+
+PRECISION = 16  # the tables' counts sum to 2**PRECISION
 
 _ESCAPE_CHUNK = 12  # bits per uniform symbol in the escape code
 _ESCAPE_MAX_BITS = 30
@@ -46,7 +53,7 @@ class _Stream:
     def _model(self, row: int) -> constriction.stream.model.Categorical:
         if row not in self._models:
             length = int(self.tables.lengths[row])
-            counts = self.tables.counts[row, : length + 1].numpy()
+            counts = np.asarray(self.tables.counts[row, : length + 1])
             # Counts / 2**PRECISION are exact binary fractions, so constriction receives the
             # same floats on every machine and derives the same fixed-point model from them.
             probabilities = counts.astype(np.float64) / (1 << PRECISION)
@@ -66,8 +73,8 @@ class Encoder(_Stream):
     def encode(self, symbols: np.ndarray, rows: np.ndarray) -> None:
         """Encode int symbols, each with the table row given beside it."""
         rows = np.asarray(rows, dtype=np.int64)
-        index = symbols.astype(np.int64) - self.tables.offsets.numpy()[rows]
-        lengths = self.tables.lengths.numpy()[rows]
+        index = symbols.astype(np.int64) - np.asarray(self.tables.offsets)[rows]
+        lengths = np.asarray(self.tables.lengths)[rows]
         escaped = (index < 0) | (index >= lengths)
         index = np.where(escaped, lengths, index).astype(np.int32)
         order, groups = self._groups(rows)
@@ -91,7 +98,7 @@ class Decoder(_Stream):
         self._capacity = 8 * len(data) * (1 + _SLACK_FRACTION) + _SLACK_BITS
         self._bits = 0.0  # information decoded so far, in bits under the tables
         # -log2 of each table entry's probability (a count of 2**PRECISION)
-        counts = np.maximum(tables.counts.numpy().astype(np.float64), 1.0)
+        counts = np.maximum(np.asarray(tables.counts).astype(np.float64), 1.0)
         self._cost = PRECISION - np.log2(counts)
         self._coder = constriction.stream.queue.RangeDecoder(np.frombuffer(data, dtype="<u4"))
         self._again = constriction.stream.queue.RangeEncoder()  # the decoded symbols, re-coded
@@ -107,8 +114,8 @@ class Decoder(_Stream):
             index[group] = self._coder.decode(model, len(group))
             self._spend(float(self._cost[rows[group[0]], index[group]].sum()))
             self._again.encode(index[group].astype(np.int32), model)
-        lengths = self.tables.lengths.numpy()[rows]
-        symbols = index + self.tables.offsets.numpy()[rows]
+        lengths = np.asarray(self.tables.lengths)[rows]
+        symbols = index + np.asarray(self.tables.offsets)[rows]
         escaped_positions = order[(index == lengths)[order]]
         self._spend(len(escaped_positions) * np.log2(_ESCAPE_MAX_BITS + 1))  # before the loop
         escapes, bits = _decode_escapes(self._coder, len(escaped_positions))

@@ -12,15 +12,11 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from aecodec.decoder.numerics import SCALE_MIN, scale_table
 from aecodec.entropy.tables import Tables, quantise_pmfs
 
-SCALE_MIN, SCALE_MAX, SCALE_LEVELS = 0.11, 256.0, 64
 LIKELIHOOD_MIN = 1e-9
 TAIL_SIGMAS = 6.2  # tables cover |v| <= 6.2 sigma, the rest (mass ~1e-9) goes through the escape
-
-
-def scale_table() -> np.ndarray:
-    return np.exp(np.linspace(math.log(SCALE_MIN), math.log(SCALE_MAX), SCALE_LEVELS))
 
 
 class GaussianConditional(nn.Module):

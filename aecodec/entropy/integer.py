@@ -16,21 +16,16 @@ transposed convolution; ReLU and floor by a power of two are exact. Table indice
 comparing the integer scale with integer thresholds (`table_indexes`).
 """
 
-import functools
 import math
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from aecodec.entropy.gaussian import scale_table
+from aecodec.decoder.numerics import ACT_MAX, EXACT_LIMIT, FA, FW, thresholds
 from aecodec.nn.tiling import tiled
 
-FA, FW = 10, 12  # fractional bits of activations and weights
-ACT_MAX = 2.0**21
 HYPER_TILE = 32  # samples of z per tile of the exact hyper-synthesis
-EXACT_LIMIT = 2.0**53
 
 
 class ExactNet(nn.Module):
@@ -109,14 +104,7 @@ def table_indexes(scales: Tensor, nearest: bool = True) -> Tensor:
     The nearest table is closer to the scale the model predicted: with hyperprior-sc-joint on
     BSDS500 images y's code length is 0.1 % above the ideal one with the exact scales, against
     0.45 % with the wider table; BD-rate on Kodak -0.6 %."""
-    return torch.searchsorted(_thresholds(nearest), scales.contiguous())
-
-
-@functools.cache
-def _thresholds(nearest: bool) -> Tensor:
-    grid = scale_table()
-    bounds = np.sqrt(grid[:-1] * grid[1:]) if nearest else grid[:-1]
-    return torch.from_numpy(np.floor(bounds * 2**FA))
+    return torch.searchsorted(torch.from_numpy(thresholds(nearest)), scales.contiguous())
 
 
 class IntegerHyperSynthesis(ExactNet):

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-PRECISION = 16
+from aecodec.entropy.coder import PRECISION
 
 
 @dataclass

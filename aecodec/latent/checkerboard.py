@@ -15,10 +15,9 @@ q * 2**FA + mean, integers, so encoder and decoder derive the same tables bit fo
 import torch
 from torch import Tensor, nn
 
-from aecodec.entropy.integer import ACT_MAX, ExactNet, gaussian_parameters, to_fixed
+from aecodec.decoder.numerics import ACT_MAX, POSITIONS
+from aecodec.entropy.integer import ExactNet, gaussian_parameters, to_fixed
 from aecodec.latent.groups import GroupCoder
-
-POSITIONS = 8192  # latent positions per pass of the context model's pointwise networks
 
 
 def anchors(h: int, w: int, device: torch.device | None = None) -> Tensor:

@@ -18,23 +18,12 @@ Channels enter the groups in `order`, a permutation set once from data before tr
 bits first), since the groups only help if the channels coded first carry the most.
 """
 
-import itertools
-
 import torch
 from torch import Tensor, nn
 
-from aecodec.entropy.integer import ACT_MAX, ExactNet, to_fixed
-from aecodec.latent.checkerboard import POSITIONS, CheckerboardContext, rounded
-
-GROUP_TWELFTHS = (1, 1, 2, 4, 4)  # ELIC's uneven groups, as twelfths of M
-
-
-def group_bounds(M: int) -> list[tuple[int, int]]:
-    """(start, end) channel positions of each group, in coding order."""
-    if M % 12:
-        raise ValueError(f"a space-channel context needs M divisible by 12, got {M}")
-    ends = [twelfths * (M // 12) for twelfths in itertools.accumulate(GROUP_TWELFTHS)]
-    return list(zip([0, *ends[:-1]], ends, strict=True))
+from aecodec.decoder.numerics import ACT_MAX, POSITIONS, group_bounds
+from aecodec.entropy.integer import ExactNet, to_fixed
+from aecodec.latent.checkerboard import CheckerboardContext, rounded
 
 
 class ChannelNet(nn.Module):

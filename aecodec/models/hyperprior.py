@@ -21,13 +21,13 @@ builds (latent.HyperpriorCodec): the gained latent y to byte strings and back, e
 
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
 from aecodec.config import JsonConfig
 from aecodec.entropy import EntropyBottleneck, GaussianConditional, IntegerHyperSynthesis
 from aecodec.entropy.tables import Tables
+from aecodec.gains import between_lambdas
 from aecodec.latent import rdoq
 from aecodec.latent.checkerboard import CheckerboardContext
 from aecodec.latent.hyperprior import CodedLatent, HyperpriorCodec, NoContext
@@ -138,9 +138,7 @@ class Hyperprior(nn.Module):
         return lambdas[low] ** (1 - t) * lambdas[low + 1] ** t
 
     def _between_lambdas(self, quality: float) -> tuple[int, float]:
-        position = float(np.clip(quality, 0, 100)) / 100 * (len(self.config.lambdas) - 1)
-        low = min(int(position), len(self.config.lambdas) - 2)
-        return low, position - low
+        return between_lambdas(quality, len(self.config.lambdas))
 
     @torch.no_grad()
     def freeze(self) -> None:

@@ -1,0 +1,1 @@
+"""A decoder of .aec files that needs numpy alone (no torch, no compiled loops)."""
