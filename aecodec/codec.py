@@ -14,7 +14,6 @@ import functools
 import io
 import math
 import struct
-import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ import torch
 from PIL import Image
 
 from aecodec import bitstream
+from aecodec.decoder.container import from_stored, read_grid, unpng
 from aecodec.errors import BitstreamError, ModelError, OutOfMemory, TargetUnreachable
 from aecodec.gains import synthesis_gain
 from aecodec.image import Picture, check_pixels, read_picture, to_pil
@@ -31,7 +31,7 @@ from aecodec.metrics import psnr
 from aecodec.models import refine
 from aecodec.models.hyperprior import Hyperprior
 from aecodec.nn.synthesis64 import Float64Synthesis
-from aecodec.nn.synthesis_int import GRID_RANGE, IntegerSynthesis, gain_grid, grid_for
+from aecodec.nn.synthesis_int import IntegerSynthesis, gain_grid, grid_for
 from aecodec.nn.tiling import tiled
 from aecodec.zoo import DEFAULT_MODEL, LoadedModel, load_model
 
@@ -294,9 +294,9 @@ def decompress(
     header, payloads = bitstream.unpack(data)
     if header.stored:
         check_pixels(header.width, header.height, "the file", max_pixels)
-        return _from_stored(header, payloads, strip)
+        return from_stored(header, payloads, strip)
     check_pixels(header.width, header.height, "the file", max_pixels, Hyperprior.stride)
-    grid = _grid(header, payloads, len(cached_model(header.model, _key(weights)).model.g_s))
+    grid = read_grid(header, payloads, len(cached_model(header.model, _key(weights)).model.g_s))
     header, payloads, y_hat = decode_latents(data, weights, max_pixels)
     metadata = bitstream.Metadata()
     if header.has_metadata:  # the last payload, after the alpha plane
@@ -307,24 +307,8 @@ def decompress(
     with _out_of_memory(header):
         rgb = _synthesis(net, key, header, y_hat, exact, grid)
     rgb = rgb[0, :, : header.height, : header.width].permute(1, 2, 0).numpy()
-    alpha = _unpng(payloads[-1], header) if header.has_alpha else None
+    alpha = unpng(payloads[-1], header) if header.has_alpha else None
     return to_pil(rgb, alpha, header.layout, metadata)
-
-
-def _grid(header: bitstream.Header, payloads: list[bytes], layers: int) -> tuple[int, ...]:
-    """A version 4 file's synthesis grid (its first payload), checked; () before version 4."""
-    if header.format_version < bitstream.INTEGER_VERSION:
-        return ()
-    if not payloads:
-        raise BitstreamError("the file has no payloads: not even its synthesis grid")
-    grid = struct.unpack(f">{len(payloads[0])}b", payloads[0])
-    if len(grid) != layers:
-        raise BitstreamError(
-            f"the synthesis grid has {len(grid)} layers, the model's synthesis {layers}"
-        )
-    if not all(low <= e <= high for e in grid for low, high in [GRID_RANGE]):
-        raise BitstreamError(f"synthesis grid {grid} outside {GRID_RANGE[0]}..{GRID_RANGE[1]}")
-    return grid
 
 
 def _synthesis(
@@ -392,16 +376,6 @@ def decode_latents(
     return header, payloads, y_hat
 
 
-def _from_stored(header: bitstream.Header, payloads: list[bytes], strip: bool) -> Image.Image:
-    channels = len(header.layout)
-    planes = np.frombuffer(payloads[0], np.uint8).reshape(header.height, header.width, channels)
-    rgb = planes[..., :3] if channels >= 3 else np.repeat(planes[..., :1], 3, axis=2)
-    alpha = planes[..., -1] if header.has_alpha else None
-    keep = header.has_metadata and not strip
-    metadata = bitstream.unpack_metadata(payloads[-1]) if keep else bitstream.Metadata()
-    return to_pil(np.ascontiguousarray(rgb), alpha, header.layout, metadata)
-
-
 @contextlib.contextmanager
 def _out_of_memory(header: bitstream.Header) -> Iterator[None]:
     """Running out of memory is the machine's limit, not the file's fault: say so."""
@@ -428,22 +402,3 @@ def _png(plane: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(plane, "L").save(buffer, "PNG", optimize=True)
     return buffer.getvalue()
-
-
-def _unpng(data: bytes, header: bitstream.Header) -> np.ndarray:
-    try:
-        # PNG only, and its size checked from its header before a pixel is decoded: the plane
-        # must not be able to allocate more than the image it belongs to.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # judged just below
-            with Image.open(io.BytesIO(data), formats=["PNG"]) as image:
-                if image.size != (header.width, header.height) or image.mode != "L":
-                    raise BitstreamError("alpha plane does not match the image size")
-                plane = np.asarray(image)
-    except BitstreamError:
-        raise
-    except Exception as error:  # Pillow raises many types on bad data
-        raise BitstreamError(f"corrupted alpha plane: {error}") from None
-    if plane.shape != (header.height, header.width):
-        raise BitstreamError("alpha plane does not match the image size")
-    return plane

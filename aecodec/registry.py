@@ -99,8 +99,9 @@ def installed_folders() -> list[Path]:
     return [Path(p) for p in os.environ.get(INSTALLED_ENV, "").split(os.pathsep) if p]
 
 
-def read(weights: str | Path) -> StoredModel:
-    """Card, tensors and raw bytes of `weights` (a .safetensors file, its .json card beside it)."""
+def read(weights: str | Path, numpy: bool = False) -> StoredModel:
+    """Card, tensors and raw bytes of `weights` (a .safetensors file, its .json card beside it);
+    the tensors as numpy arrays with `numpy` (the decoder that needs no torch)."""
     weights = Path(weights)
     if weights.suffix != ".safetensors":
         weights = weights.with_name(weights.name + ".safetensors")
@@ -110,7 +111,11 @@ def read(weights: str | Path) -> StoredModel:
             raise ModelError(f"cannot load model from {weights}: {path} does not exist")
     card = _read_card(card_path)
     from safetensors import SafetensorError
-    from safetensors.torch import load
+
+    if numpy:
+        from safetensors.numpy import load
+    else:
+        from safetensors.torch import load
 
     try:
         raw = weights.read_bytes()

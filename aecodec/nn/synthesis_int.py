@@ -29,6 +29,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from aecodec.decoder.container import GRID_RANGE
 from aecodec.nn.gdn import GDN
 from aecodec.nn.synthesis64 import doubling_kernel
 
@@ -36,7 +37,6 @@ ACTIVATION_BITS = 14  # so that 256 * (high-digit sums) + (low-digit sums) fits 
 LOW, HIGH = -(1 << (ACTIVATION_BITS - 1)), (1 << (ACTIVATION_BITS - 1)) - 1
 MAGNITUDE_STEP = 64  # the inverse GDN's normalisation sees |q| in steps of 64 (7 bits)
 HEADROOM = 2.0  # the ranges the encoder measures are doubled: the decoder's rarely clip
-GRID_RANGE = (-40, 8)  # the exponents a grid may have: steps from 2^-40 to 2^8
 GAIN_BITS = 20  # the inverse gains are rounded to 20 significant bits: see `gain_grid`
 
 

@@ -1,0 +1,61 @@
+"""What both decoders read from a file besides the latents, with numpy and Pillow alone: the
+synthesis grid, the alpha plane and stored pixels."""
+
+import io
+import struct
+import warnings
+
+import numpy as np
+from PIL import Image
+
+from aecodec import bitstream
+from aecodec.errors import BitstreamError
+from aecodec.image import to_pil
+
+GRID_RANGE = (-40, 8)  # the exponents a grid may have: steps from 2^-40 to 2^8
+
+
+def read_grid(header: bitstream.Header, payloads: list[bytes], layers: int) -> tuple[int, ...]:
+    """A version 4 or later file's synthesis grid (its first payload), checked; () before."""
+    if header.format_version < bitstream.INTEGER_VERSION:
+        return ()
+    if not payloads:
+        raise BitstreamError("the file has no payloads: not even its synthesis grid")
+    grid = struct.unpack(f">{len(payloads[0])}b", payloads[0])
+    if len(grid) != layers:
+        raise BitstreamError(
+            f"the synthesis grid has {len(grid)} layers, the model's synthesis {layers}"
+        )
+    if not all(GRID_RANGE[0] <= e <= GRID_RANGE[1] for e in grid):
+        raise BitstreamError(f"synthesis grid {grid} outside {GRID_RANGE[0]}..{GRID_RANGE[1]}")
+    return grid
+
+
+def from_stored(header: bitstream.Header, payloads: list[bytes], strip: bool) -> Image.Image:
+    """The image of a file that stores its pixels."""
+    channels = len(header.layout)
+    planes = np.frombuffer(payloads[0], np.uint8).reshape(header.height, header.width, channels)
+    rgb = planes[..., :3] if channels >= 3 else np.repeat(planes[..., :1], 3, axis=2)
+    alpha = planes[..., -1] if header.has_alpha else None
+    keep = header.has_metadata and not strip
+    metadata = bitstream.unpack_metadata(payloads[-1]) if keep else bitstream.Metadata()
+    return to_pil(np.ascontiguousarray(rgb), alpha, header.layout, metadata)
+
+
+def unpng(data: bytes, header: bitstream.Header) -> np.ndarray:
+    """The alpha plane, a PNG whose size is checked from its header before a pixel is decoded:
+    the plane must not be able to allocate more than the image it belongs to."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # judged just below
+            with Image.open(io.BytesIO(data), formats=["PNG"]) as image:
+                if image.size != (header.width, header.height) or image.mode != "L":
+                    raise BitstreamError("alpha plane does not match the image size")
+                plane = np.asarray(image)
+    except BitstreamError:
+        raise
+    except Exception as error:  # Pillow raises many types on bad data
+        raise BitstreamError(f"corrupted alpha plane: {error}") from None
+    if plane.shape != (header.height, header.width):
+        raise BitstreamError("alpha plane does not match the image size")
+    return plane
