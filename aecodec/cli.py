@@ -381,14 +381,21 @@ def decompress(
             raise UsageError(str(error)) from None
 
     def work(source: Path, target: Path, warn) -> Done:
-        from aecodec import codec
+        from aecodec import bitstream, decoder
         from aecodec.image import encode_picture, save_picture
 
         check_target(target, force)
         data = read_input(source)
-        image = codec.decompress(
-            data, weights=weights, exact=not fast, max_pixels=max_pixels, strip=strip
-        )
+        # One file decodes sooner without torch: its import alone outlasts the numpy decoder's
+        # synthesis. Over several files torch's faster synthesis pays for its start-up.
+        if len(files) == 1 and decoder.decodes(bitstream.unpack(data)[0]):
+            image = decoder.decompress(data, weights=weights, max_pixels=max_pixels, strip=strip)
+        else:
+            from aecodec import codec
+
+            image = codec.decompress(
+                data, weights=weights, exact=not fast, max_pixels=max_pixels, strip=strip
+            )
         if target == STDIO:
             encoded, warnings = encode_picture(image, suffix, quality, name(target))
             write_output(target, encoded, force)
