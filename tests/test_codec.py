@@ -164,7 +164,8 @@ def test_crafted_payloads_with_valid_checksums_end_in_a_clean_error(tiny_model):
             aecodec.decompress(bitstream.pack(header, forged), weights=tiny_model)
 
 
-GOLDEN = {  # files written by each default (formats 1, 2, then 4), and the SHA-256 of their pixels
+# Files written by each default (formats 1, 2, 4, then 5), and the SHA-256 of their pixels
+GOLDEN = {
     "hyperprior-vr": "395fd5a3cef89a2290ddf3436a979b88c2f056b40bcaa010927d485599f52304",
     "hyperprior-cb": "46d5ef68f41a086799643a13a9441e9f9fc8949ef68656d85c95b76eec2b79ac",
     "hyperprior-cb-wide": "2576c33c06657bbde082b97db2d886a6cc2e143282f0c8cf1122aa156c59c966",
@@ -172,6 +173,7 @@ GOLDEN = {  # files written by each default (formats 1, 2, then 4), and the SHA-
     "hyperprior-sc-joint": "377cef41e22fae1e2dbc72af2d02cbc4bc4589dbef6bafa4ff6855212d78dff3",
     "v2-hyperprior-sc-joint": "4298434878bd092a674f98cf7057ec04786993a5caf7237877629d12a8251a7e",
     "v4-hyperprior-sc-joint": "af0a31ae5cb4619c892cba02e225b02e38013f941d3f03178a565aec1733a4ba",
+    "v5-hyperprior-sc-joint": "9d8ee2093ff9e57188ed01d7cbfb6d84b7a0b59b9a1f25e342b5273601c4517a",
 }
 
 
