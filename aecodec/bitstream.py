@@ -30,6 +30,7 @@ FORMAT_VERSION = 5  # the newest version this aecodec reads (and all before it)
 FLOAT_VERSION = 2  # a file decoded by the float64 synthesis (version 1 too)
 STORED_VERSION = 3  # the first version with stored pixels (flag bit 1)
 INTEGER_VERSION = 4  # decoded by the integer synthesis on the grid of its first payload
+GRID_RANGE = (-40, 8)  # a synthesis grid's exponents (version 4 on): steps from 2^-40 to 2^8
 GAIN_VERSION = 5  # as 4, with the synthesis's gains mixed in float64 (aecodec.gains)
 LAYOUTS = ("L", "LA", "RGB", "RGBA")  # the layout code is the index in this tuple
 HASH_SIZE = 8  # first bytes of the SHA-256 of the model's weights file

@@ -21,18 +21,19 @@ LAYERS = [
         "metrics",
         "registry",
         "options",
+        "gains",
     },
     {"nn", "entropy"},
     {"latent"},
     {"models"},
-    {"zoo", "codec"},
+    {"zoo", "codec", "decoder"},
     {"train", "eval"},
     {"family", "text", "restore"},
     {"cli", "web", "__init__", "__main__"},
 ]
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}
 WINGS = {"family", "text", "restore"}
-CODEC = {"latent", "models", "zoo", "codec", "train", "eval"}
+CODEC = {"latent", "models", "zoo", "codec", "decoder", "train", "eval"}
 
 
 def top(module: str) -> str:

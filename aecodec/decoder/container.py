@@ -12,8 +12,6 @@ from aecodec import bitstream
 from aecodec.errors import BitstreamError
 from aecodec.image import to_pil
 
-GRID_RANGE = (-40, 8)  # the exponents a grid may have: steps from 2^-40 to 2^8
-
 
 def read_grid(header: bitstream.Header, payloads: list[bytes], layers: int) -> tuple[int, ...]:
     """A version 4 or later file's synthesis grid (its first payload), checked; () before."""
@@ -26,8 +24,10 @@ def read_grid(header: bitstream.Header, payloads: list[bytes], layers: int) -> t
         raise BitstreamError(
             f"the synthesis grid has {len(grid)} layers, the model's synthesis {layers}"
         )
-    if not all(GRID_RANGE[0] <= e <= GRID_RANGE[1] for e in grid):
-        raise BitstreamError(f"synthesis grid {grid} outside {GRID_RANGE[0]}..{GRID_RANGE[1]}")
+    if not all(bitstream.GRID_RANGE[0] <= e <= bitstream.GRID_RANGE[1] for e in grid):
+        raise BitstreamError(
+            f"synthesis grid {grid} outside {bitstream.GRID_RANGE[0]}..{bitstream.GRID_RANGE[1]}"
+        )
     return grid
 
 

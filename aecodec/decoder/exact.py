@@ -9,7 +9,7 @@ shuffle; ReLU is exact.
 
 import numpy as np
 
-from aecodec.decoder.numerics import ACT_MAX, EXACT_LIMIT, FA, FW
+from aecodec.entropy.numerics import ACT_MAX, EXACT_LIMIT, FA, FW
 
 # A plan is a list of steps: ("conv", state key prefix), ("shuffle", factor) or ("relu", None).
 Plan = list[tuple[str, object]]

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from aecodec.decoder.numerics import SCALE_MIN, scale_table
+from aecodec.entropy.numerics import SCALE_MIN, scale_table
 from aecodec.entropy.tables import Tables, quantise_pmfs
 
 LIKELIHOOD_MIN = 1e-9

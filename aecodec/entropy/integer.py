@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from aecodec.decoder.numerics import ACT_MAX, EXACT_LIMIT, FA, FW, thresholds
+from aecodec.entropy.numerics import ACT_MAX, EXACT_LIMIT, FA, FW, thresholds
 from aecodec.nn.tiling import tiled
 
 HYPER_TILE = 32  # samples of z per tile of the exact hyper-synthesis

@@ -15,8 +15,8 @@ q * 2**FA + mean, integers, so encoder and decoder derive the same tables bit fo
 import torch
 from torch import Tensor, nn
 
-from aecodec.decoder.numerics import ACT_MAX, POSITIONS
 from aecodec.entropy.integer import ExactNet, gaussian_parameters, to_fixed
+from aecodec.entropy.numerics import ACT_MAX, POSITIONS
 from aecodec.latent.groups import GroupCoder
 
 

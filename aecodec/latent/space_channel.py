@@ -21,8 +21,8 @@ bits first), since the groups only help if the channels coded first carry the mo
 import torch
 from torch import Tensor, nn
 
-from aecodec.decoder.numerics import ACT_MAX, POSITIONS, group_bounds
 from aecodec.entropy.integer import ExactNet, to_fixed
+from aecodec.entropy.numerics import ACT_MAX, POSITIONS, group_bounds
 from aecodec.latent.checkerboard import CheckerboardContext, rounded
 
 

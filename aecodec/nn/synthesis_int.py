@@ -29,7 +29,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from aecodec.decoder.container import GRID_RANGE
+from aecodec.bitstream import GRID_RANGE
 from aecodec.nn.gdn import GDN
 from aecodec.nn.synthesis64 import doubling_kernel
 
