@@ -1,13 +1,16 @@
 """Start-up time of each `aecodec` command, as a user meets it: a fresh process per run.
 
     python bench/startup.py [--runs 7] [--commands help,info,models] [--source DIR]
+                            [--photo ../shared/data/kodak/kodim23.png]
 
 Each command runs `--runs` times in a new process (the installed `aecodec` script beside this
 Python, else `python -m aecodec`; with `--source`, `python -m aecodec` from that checkout, such
 as an earlier commit's `git worktree`) and the table gives the median wall time, the fastest
 run, and whether the process imported torch (`python -X importtime` of one more run). Commands
 that code an image use a 64x64 PNG and the shipped default model, so their time is start-up
-plus a little work. A failing command shows its exit status (an older aecodec may lack one).
+plus a little work; "decompress photo" decodes a whole photo (a Kodak image, coded at quality
+50 by the same aecodec before the runs). A failing command shows its exit status (an older
+aecodec may lack one).
 """
 
 import argparse
@@ -41,6 +44,13 @@ def commands(work: Path) -> dict[str, list[str]]:
         "text --help": ["text", "--help"],
         "compress 64x64": ["compress", str(image), "-o", str(packed), "--force"],
         "decompress 64x64": ["decompress", str(packed), "-o", str(work / "b.png"), "--force"],
+        "decompress photo": [
+            "decompress",
+            str(work / "photo.aec"),
+            "-o",
+            str(work / "c.png"),
+            "--force",
+        ],  # fmt: skip
     }
 
 
@@ -86,6 +96,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7, help="runs per command (median)")
     parser.add_argument("--commands", help="comma-separated names of the table's rows")
     parser.add_argument("--source", type=Path, help="run `python -m aecodec` from this checkout")
+    parser.add_argument("--photo", type=Path, default=ROOT.parent / "shared/data/kodak/kodim23.png")
     args = parser.parse_args()
     global SOURCE
     SOURCE = args.source.resolve() if args.source else None
@@ -95,6 +106,8 @@ def main() -> None:
         pixels = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
         Image.fromarray(pixels).save(work / "a.png")
         table = commands(work)
+        photo = ["compress", str(args.photo.resolve()), "-o", str(work / "photo.aec"), "-q", "50"]
+        time_once(photo)
         chosen = args.commands.split(",") if args.commands else list(table)
         where = f" in {SOURCE}" if SOURCE else ""
         load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
