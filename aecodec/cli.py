@@ -357,7 +357,7 @@ def decompress(
         typer.Option(
             "--fast",
             help="For files of format 1 or 2: float32 synthesis, about 2x faster; a pixel may "
-            "differ by one level between machines. Files of format 4 always decode exactly "
+            "differ by one level between machines. Files of format 4 and 5 always decode exactly "
             "(and faster).",
         ),
     ] = False,

@@ -283,8 +283,9 @@ def decompress(
     """The bytes of an .aec file as a PIL image of the layout that was compressed.
 
     The file names its model, which must be installed; `weights` gives a model's .safetensors
-    file instead (its hash must match the file's). Files of format version 4 (all that this
-    aecodec writes) decode through the integer synthesis, the same pixels on every machine;
+    file instead (its hash must match the file's). Files of format version 5 (all that this
+    aecodec writes) and 4 decode through the integer synthesis, the same pixels on every
+    machine (version 4 with gains from torch's float32 pow: see aecodec.gains);
     for files of versions 1 and 2, `exact=False` runs their synthesis in float32 instead of
     float64, about twice as fast, but a pixel may then differ by one level between machines or
     thread counts (about one value in 100,000). Files
