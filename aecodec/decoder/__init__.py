@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 
 from aecodec import bitstream
-from aecodec.errors import BitstreamError
+from aecodec.errors import BitstreamError, ModelError
 
 MAX_PIXELS = 4_000_000
 STRIDE = 64  # the hyperprior's pixels per sample of z
@@ -38,6 +38,7 @@ def decompress(
 ) -> Image.Image:
     """aecodec.decompress for the files `decodes` takes: the same pixels, metadata and errors."""
     from aecodec.decoder import container, latent, model
+    from aecodec.decoder.exact import to_fixed
     from aecodec.gains import synthesis_gain
     from aecodec.image import check_pixels, to_pil
 
@@ -48,8 +49,6 @@ def decompress(
     key = None if weights is None else str(Path(weights).resolve())
     net = model.load(header.model, key)
     if net.weights_hash != header.weights_hash:
-        from aecodec.errors import ModelError
-
         raise ModelError(
             f"the file was written with other weights for model '{header.model}' "
             f"(file {header.weights_hash.hex()}, loaded {net.weights_hash.hex()})"
@@ -63,7 +62,7 @@ def decompress(
     try:
         strings = payloads[1 : 1 + latents]
         z_hat = latent.read_z(strings[0], net.N, z_shape, net.tables["z"])
-        hyper = net.hyper_synthesis(latent.to_fixed(z_hat)).astype(np.float32)
+        hyper = net.hyper_synthesis(to_fixed(z_hat)).astype(np.float32)
         reader = latent.Reader(strings[1:], net.tables["y"], nearest=True)
         y_hat = net.context.decode(hyper, reader).astype(np.float32)
         reader.finish()

@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from aecodec.decoder.exact import ExactNet, to_fixed  # noqa: F401 (to_fixed: the decoder's too)
+from aecodec.decoder.exact import ExactNet, to_fixed
 from aecodec.entropy import coder
 from aecodec.entropy.numerics import ACT_MAX, FA, POSITIONS, group_bounds, thresholds
 
