@@ -6,8 +6,9 @@ import torch
 from torch import nn
 
 from aecodec.codec import analyse, cached_model
-from aecodec.entropy import IntegerHyperSynthesis, coder, table_indexes
+from aecodec.entropy import coder
 from aecodec.entropy.gaussian import GaussianConditional
+from aecodec.entropy.integer import IntegerHyperSynthesis, table_indexes
 from aecodec.entropy.numerics import FA, scale_table
 from aecodec.entropy.tables import PRECISION, quantise_pmfs, table_bits
 from aecodec.nn import subpel_up

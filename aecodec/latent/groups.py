@@ -16,8 +16,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from aecodec.entropy import coder, table_indexes
+from aecodec.entropy import coder
 from aecodec.entropy.gaussian import GaussianConditional
+from aecodec.entropy.integer import table_indexes
 from aecodec.entropy.numerics import scale_table
 from aecodec.entropy.tables import Tables
 from aecodec.latent import rdoq

@@ -14,9 +14,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from aecodec.entropy import IntegerHyperSynthesis
 from aecodec.entropy.factorized import EntropyBottleneck
-from aecodec.entropy.integer import gaussian_parameters
+from aecodec.entropy.integer import IntegerHyperSynthesis, gaussian_parameters
 from aecodec.entropy.tables import Tables
 from aecodec.latent.groups import GroupCoder, SymbolReader, SymbolWriter, code_z, read_z
 

@@ -25,7 +25,9 @@ import torch
 from torch import Tensor, nn
 
 from aecodec.config import JsonConfig
-from aecodec.entropy import EntropyBottleneck, GaussianConditional, IntegerHyperSynthesis
+from aecodec.entropy.factorized import EntropyBottleneck
+from aecodec.entropy.gaussian import GaussianConditional
+from aecodec.entropy.integer import IntegerHyperSynthesis
 from aecodec.entropy.tables import Tables
 from aecodec.gains import between_lambdas
 from aecodec.latent import rdoq
