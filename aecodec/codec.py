@@ -23,16 +23,24 @@ import torch
 from PIL import Image
 
 from aecodec import bitstream
-from aecodec.decoder.container import from_stored, read_grid, unpng
+from aecodec.decoder.container import (
+    check_model,
+    corrupt_latents,
+    from_stored,
+    latent_payloads,
+    picture,
+    read_grid,
+)
 from aecodec.errors import BitstreamError, ModelError, OutOfMemory, TargetUnreachable
 from aecodec.gains import synthesis_gain
-from aecodec.image import Picture, check_pixels, read_picture, to_pil
+from aecodec.image import Picture, check_pixels, read_picture
 from aecodec.metrics import psnr
 from aecodec.models import refine
 from aecodec.models.hyperprior import Hyperprior
 from aecodec.nn.synthesis64 import Float64Synthesis
 from aecodec.nn.synthesis_int import IntegerSynthesis, gain_grid, grid_for
 from aecodec.nn.tiling import tiled
+from aecodec.registry import weights_key
 from aecodec.zoo import DEFAULT_MODEL, LoadedModel, load_model
 
 ANALYSIS_TILE, SYNTHESIS_TILE = 768, 32  # pixels in, latent samples in (= 512 pixels out)
@@ -128,7 +136,7 @@ def compress_picture(
     stored = _stored(picture, block) if h * w <= bitstream.STORED_MAX_PIXELS else None
     if stored and (len(stored.data) <= SMALLEST_CODED or (target and len(stored.data) <= target)):
         return stored  # exact, and smaller than any coded file or within the budget
-    loaded = cached_model(model or DEFAULT_MODEL, _key(weights))
+    loaded = cached_model(model or DEFAULT_MODEL, weights_key(weights))
     if not bitstream.MODEL_NAME.fullmatch(loaded.name):
         raise ModelError(
             f"a file cannot name the model '{loaded.name}': rename its weights and card to "
@@ -297,19 +305,14 @@ def decompress(
         check_pixels(header.width, header.height, "the file", max_pixels)
         return from_stored(header, payloads, strip)
     check_pixels(header.width, header.height, "the file", max_pixels, Hyperprior.stride)
-    grid = read_grid(header, payloads, len(cached_model(header.model, _key(weights)).model.g_s))
+    key = (header.model, weights_key(weights))
+    grid = read_grid(header, payloads, len(cached_model(*key).model.g_s))
     header, payloads, y_hat = decode_latents(data, weights, max_pixels)
-    metadata = bitstream.Metadata()
-    if header.has_metadata:  # the last payload, after the alpha plane
-        block, payloads = payloads[-1], payloads[:-1]
-        metadata = metadata if strip else bitstream.unpack_metadata(block)
-    key = (header.model, _key(weights))
     net = cached_model(*key).model
     with _out_of_memory(header):
         rgb = _synthesis(net, key, header, y_hat, exact, grid)
     rgb = rgb[0, :, : header.height, : header.width].permute(1, 2, 0).numpy()
-    alpha = unpng(payloads[-1], header) if header.has_alpha else None
-    return to_pil(rgb, alpha, header.layout, metadata)
+    return picture(header, payloads, rgb, strip)
 
 
 def _synthesis(
@@ -353,27 +356,14 @@ def decode_latents(
     if header.stored:
         raise BitstreamError("the file stores its pixels; it has no latents to decode")
     check_pixels(header.width, header.height, "the file", max_pixels, Hyperprior.stride)
-    loaded = cached_model(header.model, _key(weights))
-    if loaded.weights_hash != header.weights_hash:
-        raise ModelError(
-            f"the file was written with other weights for model '{header.model}' "
-            f"(file {header.weights_hash.hex()}, loaded {loaded.weights_hash.hex()})"
-        )
+    loaded = cached_model(header.model, weights_key(weights))
+    check_model(header, loaded.weights_hash)
     net = loaded.model
-    latent = net.latent_codec.payloads
-    first = int(header.format_version >= bitstream.INTEGER_VERSION)  # the synthesis grid
-    expected = first + latent + header.has_alpha + header.has_metadata
-    if len(payloads) != expected:
-        raise BitstreamError(f"expected {expected} payloads, found {len(payloads)}")
+    strings = latent_payloads(header, payloads, net.latent_codec.payloads)
     z_shape = (math.ceil(header.height / net.stride), math.ceil(header.width / net.stride))
     nearest = header.format_version >= 2  # format 1 coded y with the next wider tables
-    with _out_of_memory(header):
-        try:
-            y_hat = net.latent_codec.decompress(payloads[first : first + latent], z_shape, nearest)
-        except (ValueError, IndexError, AssertionError, OverflowError) as error:
-            # Only crafted files get here (the checksums catch accidents); constriction reports
-            # data that no encoder could have written with an AssertionError.
-            raise BitstreamError(f"corrupted latent stream: {error}") from None
+    with _out_of_memory(header), corrupt_latents():
+        y_hat = net.latent_codec.decompress(strings, z_shape, nearest)
     return header, payloads, y_hat
 
 
@@ -388,11 +378,6 @@ def _out_of_memory(header: bitstream.Header) -> Iterator[None]:
         raise OutOfMemory(
             f"not enough memory to decode {header.width}x{header.height} pixels"
         ) from None
-
-
-def _key(weights: str | Path | None) -> str | None:
-    """A weights path as a cache key: the same file however it was written."""
-    return None if weights is None else str(Path(weights).resolve())
 
 
 def _pad(size: int, stride: int) -> int:

@@ -10,6 +10,7 @@ fail, from a missing card to weights of the wrong shapes, is one ModelError sent
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -33,6 +34,11 @@ class StoredModel:
     card: dict
     state: dict[str, Tensor]
     raw: bytes  # the weights file, for the hash that ties coded files to these exact weights
+
+    @property
+    def weights_hash(self) -> bytes:
+        """The first 8 bytes of the SHA-256 of the weights file, as a coded file names them."""
+        return hashlib.sha256(self.raw).digest()[:8]
 
 
 @dataclass(frozen=True)
@@ -97,6 +103,11 @@ class Registry:
 def installed_folders() -> list[Path]:
     """The folders named by $AECODEC_MODELS, in order."""
     return [Path(p) for p in os.environ.get(INSTALLED_ENV, "").split(os.pathsep) if p]
+
+
+def weights_key(weights: str | Path | None) -> str | None:
+    """A weights path as a cache key: the same file however it was written."""
+    return None if weights is None else str(Path(weights).resolve())
 
 
 def read(weights: str | Path, numpy: bool = False) -> StoredModel:

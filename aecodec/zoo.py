@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,8 +160,7 @@ def load_model(name: str = DEFAULT_MODEL, *, weights: str | Path | None = None) 
         raise ModelError(f"cannot load {where}: {registry.first_line(error)}") from None
     model.tables = tables
     model.eval()
-    digest = hashlib.sha256(stored.raw).digest()[:8]
-    return LoadedModel(stored.name, model, stored.card, digest)
+    return LoadedModel(stored.name, model, stored.card, stored.weights_hash)
 
 
 def load_named_or_path(spec: str | Path) -> LoadedModel:

@@ -14,7 +14,6 @@ import numpy as np
 from PIL import Image
 
 from aecodec import bitstream
-from aecodec.errors import BitstreamError, ModelError
 
 MAX_PIXELS = 4_000_000
 STRIDE = 64  # the hyperprior's pixels per sample of z
@@ -40,39 +39,24 @@ def decompress(
     from aecodec.decoder import container, latent, model
     from aecodec.decoder.exact import to_fixed
     from aecodec.gains import synthesis_gain
-    from aecodec.image import check_pixels, to_pil
+    from aecodec.image import check_pixels
+    from aecodec.registry import weights_key
 
     header, payloads = bitstream.unpack(data)
     if not decodes(header):
         raise ValueError("this decoder takes coded files of format version 5 up to 4 MP")
     check_pixels(header.width, header.height, "the file", max_pixels, STRIDE)
-    key = None if weights is None else str(Path(weights).resolve())
-    net = model.load(header.model, key)
-    if net.weights_hash != header.weights_hash:
-        raise ModelError(
-            f"the file was written with other weights for model '{header.model}' "
-            f"(file {header.weights_hash.hex()}, loaded {net.weights_hash.hex()})"
-        )
+    net = model.load(header.model, weights_key(weights))
+    container.check_model(header, net.weights_hash)
     grid = container.read_grid(header, payloads, len(net.synthesis.layers))
-    latents = 1 + max(net.context.streams) + 1
-    expected = 1 + latents + header.has_alpha + header.has_metadata
-    if len(payloads) != expected:
-        raise BitstreamError(f"expected {expected} payloads, found {len(payloads)}")
+    strings = container.latent_payloads(header, payloads, 1 + max(net.context.streams) + 1)
     z_shape = (math.ceil(header.height / STRIDE), math.ceil(header.width / STRIDE))
-    try:
-        strings = payloads[1 : 1 + latents]
+    with container.corrupt_latents():
         z_hat = latent.read_z(strings[0], net.N, z_shape, net.tables["z"])
         hyper = net.hyper_synthesis(to_fixed(z_hat)).astype(np.float32)
         reader = latent.Reader(strings[1:], net.tables["y"], nearest=True)
         y_hat = net.context.decode(hyper, reader).astype(np.float32)
         reader.finish()
-    except (ValueError, IndexError, AssertionError, OverflowError) as error:
-        raise BitstreamError(f"corrupted latent stream: {error}") from None
     inverse_gain = synthesis_gain(net.inverse_gains, header.quality)
     rgb = net.synthesis(y_hat, inverse_gain, grid)[: header.height, : header.width]
-    metadata = bitstream.Metadata()
-    if header.has_metadata:
-        block, payloads = payloads[-1], payloads[:-1]
-        metadata = metadata if strip else bitstream.unpack_metadata(block)
-    alpha = container.unpng(payloads[-1], header) if header.has_alpha else None
-    return to_pil(np.ascontiguousarray(rgb), alpha, header.layout, metadata)
+    return container.picture(header, payloads, rgb, strip)

@@ -3,7 +3,6 @@ what is derived from them (the exact hyper-synthesis, the context, the integer s
 once per process."""
 
 import functools
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +20,6 @@ CONTEXTS = {
     "checkerboard": latent.CheckerboardContext,
     "space-channel": latent.SpaceChannelContext,
 }
-SYNTHESIS_LAYERS = 7  # models.hyperprior's g_s: four transposed convolutions, three inverse GDNs
 
 
 @dataclass
@@ -55,19 +53,20 @@ def load(name: str, weights: str | None = None) -> DecoderModel:
                                  for part in ("counts", "offsets", "lengths")))
             for key in ("z", "y")
         }  # fmt: skip
-        layers = [
-            {k.split(".")[-1]: v for k, v in state.items() if k.startswith(f"g_s.{i}.")}
-            for i in range(SYNTHESIS_LAYERS)
-        ]
+        layers: dict[int, dict[str, np.ndarray]] = {}  # g_s.{layer}.{parameter}
+        for key, value in state.items():
+            if key.startswith("g_s."):
+                _, layer, parameter = key.split(".")
+                layers.setdefault(int(layer), {})[parameter] = value
         model = DecoderModel(
             stored.name,
-            hashlib.sha256(stored.raw).digest()[:8],
+            stored.weights_hash,
             int(config["N"]),
             state["inverse_gain"],
             tables,
             ExactNet(state, latent.hyper_synthesis_plan()),
             CONTEXTS[config.get("context", "none")](state, int(config["M"])),
-            NumpySynthesis(layers),
+            NumpySynthesis([layers[i] for i in sorted(layers)]),
         )
     except ModelError as error:
         raise ModelError(f"cannot load {where}: {error}") from None
