@@ -324,21 +324,26 @@ def _synthesis(
     grid: tuple[int, ...],
 ) -> torch.Tensor:
     """The gained y_hat's pixels (1, 3, H, W) as uint8, by the synthesis the file asks for."""
-    _, inverse_gain = net.gains(header.quality)
     with torch.no_grad():
         if grid:  # exact, and faster than float32
             synthesis = cached_integer_synthesis(*key)
-            if header.format_version >= bitstream.GAIN_VERSION:
-                inverse_gain = _inverse_gain(net, header.quality)
-            else:
-                inverse_gain = gain_grid(inverse_gain)
+            inverse_gain = _integer_gain(net, header)
             return tiled(
                 lambda y: synthesis(y, inverse_gain, grid), y_hat, net.y_stride, SYNTHESIS_TILE,
                 MARGIN_LATENT,
             )  # fmt: skip
         g_s = cached_synthesis(*key) if exact else net.g_s  # Float64Synthesis takes float32
+        inverse_gain = net.gains(header.quality)[1]
         x_hat = tiled(g_s, y_hat * inverse_gain, net.y_stride, SYNTHESIS_TILE, MARGIN_LATENT)
     return x_hat.clamp(0, 1).mul(255).round().to(torch.uint8)
+
+
+def _integer_gain(net: Hyperprior, header: bitstream.Header) -> torch.Tensor:
+    """The integer synthesis's inverse gain (M,) float64 for a file: mixed in float64 (version
+    5, aecodec.gains), or from torch's float32 mix (version 4)."""
+    if header.format_version >= bitstream.GAIN_VERSION:
+        return _inverse_gain(net, header.quality)
+    return gain_grid(net.gains(header.quality)[1])
 
 
 def _inverse_gain(net: Hyperprior, quality: float) -> torch.Tensor:

@@ -30,6 +30,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from aecodec.bitstream import GRID_RANGE
+from aecodec.gains import round_significant
 from aecodec.nn.gdn import GDN
 from aecodec.nn.synthesis64 import doubling_kernel
 
@@ -37,7 +38,6 @@ ACTIVATION_BITS = 14  # so that 256 * (high-digit sums) + (low-digit sums) fits 
 LOW, HIGH = -(1 << (ACTIVATION_BITS - 1)), (1 << (ACTIVATION_BITS - 1)) - 1
 MAGNITUDE_STEP = 64  # the inverse GDN's normalisation sees |q| in steps of 64 (7 bits)
 HEADROOM = 2.0  # the ranges the encoder measures are doubled: the decoder's rarely clip
-GAIN_BITS = 20  # the inverse gains are rounded to 20 significant bits: see `gain_grid`
 
 
 class IntegerSynthesis(nn.Module):
@@ -99,12 +99,10 @@ class IntegerSynthesis(nn.Module):
 
 
 def gain_grid(gain: Tensor) -> Tensor:
-    """Gains rounded to GAIN_BITS significant bits, in float64. The gains come from pow(), which
-    may differ in its last bit between machines; rounded here, such a difference changes the
-    result only where it straddles a rounding point (about once in 2^30 gains)."""
-    gain = gain.detach().flatten().to(torch.float64)
-    exponent = torch.floor(torch.log2(gain)) - (GAIN_BITS - 1)
-    return torch.round(gain * torch.exp2(-exponent)) * torch.exp2(exponent)
+    """Gains rounded to 20 significant bits (aecodec.gains.round_significant), in float64: the
+    rule of version 4 files, whose gains come from torch's float32 pow (version 5 mixes them in
+    float64: aecodec.gains says why)."""
+    return torch.from_numpy(round_significant(gain.detach().flatten().double().numpy()))
 
 
 @torch.no_grad()
