@@ -2,7 +2,7 @@
 
 Weights are rounded to FW fractional bits, activations to FA; each convolution sums integer
 products as float64 matrix products, exact in any order below 2**53 (the torch twin checks the
-bound when it freezes; here `from_float` does), then floors by 2**FW and clamps. Convolutions
+bound when it freezes; here `_fixed_conv` does), then floors by 2**FW and clamps. Convolutions
 are stride 1 and same-padded, one product per non-zero kernel tap; upsampling is a pixel
 shuffle; ReLU is exact.
 """
