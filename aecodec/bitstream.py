@@ -26,12 +26,14 @@ from dataclasses import dataclass
 from aecodec.errors import BitstreamError
 
 MAGIC = b"\x89AEC"  # a non-ASCII first byte, as in PNG, so text tools never take it for text
-FORMAT_VERSION = 5  # the newest version this aecodec reads (and all before it)
+FORMAT_VERSION = 6  # the newest version this aecodec reads (and all before it)
 FLOAT_VERSION = 2  # a file decoded by the float64 synthesis (version 1 too)
 STORED_VERSION = 3  # the first version with stored pixels (flag bit 1)
 INTEGER_VERSION = 4  # decoded by the integer synthesis on the grid of its first payload
 GRID_RANGE = (-40, 8)  # a synthesis grid's exponents (version 4 on): steps from 2^-40 to 2^8
 GAIN_VERSION = 5  # as 4, with the synthesis's gains mixed in float64 (aecodec.gains)
+TILE_VERSION = 6  # as 5, with the latent coded tile by tile (latent_tiles)
+LATENT_TILE = 32  # hyper-latent samples per side of a tile: 128 of y, 2048 pixels
 LAYOUTS = ("L", "LA", "RGB", "RGBA")  # the layout code is the index in this tuple
 HASH_SIZE = 8  # first bytes of the SHA-256 of the model's weights file
 MAX_SIDE = 1 << 20
@@ -63,7 +65,8 @@ class Header:
     width: int
     height: int
     layout: str  # one of LAYOUTS
-    # 4: the integer synthesis, on the grid in the first payload; 2: the float64 synthesis;
+    # 6: as 5, the latent in tiles; 5: as 4, the gains mixed in float64; 4: the integer
+    # synthesis, on the grid in the first payload; 2: the float64 synthesis;
     # 1: as 2, but y's tables are the next wider, not the nearest to each scale (docs/format.md)
     format_version: int = FLOAT_VERSION
     has_metadata: bool = False  # the last payload is a metadata block (pack_metadata)
@@ -90,6 +93,20 @@ class Header:
         """Whether the image has an alpha plane (for a coded file, its last payload but the
         metadata; a stored file keeps it among the pixels)."""
         return self.layout in ("LA", "RGBA")
+
+
+def latent_tiles(height: int, width: int, version: int) -> list[tuple[slice, slice]]:
+    """The tiles of a hyper-latent of height x width samples in coding order, row by row: squares
+    of LATENT_TILE samples (smaller at the right and bottom edges), or the whole hyper-latent in
+    files before TILE_VERSION. Each tile of z and of y (4 samples of y per sample of z) is coded
+    as if it were an image of its own, so that coding holds one tile's arrays at a time."""
+    if version < TILE_VERSION:
+        return [(slice(0, height), slice(0, width))]
+    return [
+        (slice(top, min(top + LATENT_TILE, height)), slice(left, min(left + LATENT_TILE, width)))
+        for top in range(0, height, LATENT_TILE)
+        for left in range(0, width, LATENT_TILE)
+    ]
 
 
 def stored_header(width: int, height: int, layout: str, has_metadata: bool = False) -> Header:

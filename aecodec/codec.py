@@ -244,7 +244,7 @@ def _encode(
         payloads.append(block)
     h, w = picture.rgb.shape[:2]
     fields = (loaded.name, loaded.weights_hash, quality, w, h, picture.layout)
-    header = bitstream.Header(*fields, bitstream.GAIN_VERSION, has_metadata=bool(block))
+    header = bitstream.Header(*fields, bitstream.FORMAT_VERSION, has_metadata=bool(block))
     data = bitstream.pack(header, payloads)
     return Compressed(data, header, coded.estimated_bits, list(picture.warnings))
 
@@ -368,7 +368,7 @@ def decode_latents(
     z_shape = (math.ceil(header.height / net.stride), math.ceil(header.width / net.stride))
     nearest = header.format_version >= 2  # format 1 coded y with the next wider tables
     with _out_of_memory(header), corrupt_latents():
-        y_hat = net.latent_codec.decompress(strings, z_shape, nearest)
+        y_hat = net.latent_codec.decompress(strings, z_shape, nearest, header.format_version)
     return header, payloads, y_hat
 
 

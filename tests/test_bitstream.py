@@ -6,8 +6,10 @@ import struct
 import zlib
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from aecodec import bitstream
 from aecodec.bitstream import (
     LAYOUTS,
     MAX_PIXELS,
@@ -171,11 +173,23 @@ def test_a_version_1_file_still_reads_and_says_so():
     assert unpack(raw_file())[0].format_version == 2 == HEADER.format_version
 
 
+@pytest.mark.parametrize("height, width", [(1, 1), (32, 32), (33, 70), (100, 5)])
+def test_latent_tiles_cover_the_hyper_latent_once_row_by_row(height, width):
+    tiles = bitstream.latent_tiles(height, width, bitstream.TILE_VERSION)
+    covered = np.zeros((height, width), int)
+    for rows, cols in tiles:
+        assert rows.stop - rows.start <= bitstream.LATENT_TILE >= cols.stop - cols.start
+        covered[rows, cols] += 1
+    assert (covered == 1).all()
+    assert tiles == sorted(tiles, key=lambda t: (t[0].start, t[1].start))
+    assert bitstream.latent_tiles(height, width, 5) == [(slice(0, height), slice(0, width))]
+
+
 def test_a_newer_version_asks_for_an_upgrade():
-    assert error_of(raw_file(version=6)) == (
-        "file format version 6 is newer than this aecodec (reads up to 5); upgrade aecodec"
+    assert error_of(raw_file(version=7)) == (
+        "file format version 7 is newer than this aecodec (reads up to 6); upgrade aecodec"
     )
-    assert error_of(raw_file(version=6)[:5]).startswith("file format version 6 is newer")
+    assert error_of(raw_file(version=7)[:5]).startswith("file format version 7 is newer")
     assert "unknown file format version 0" in error_of(raw_file(version=0))
 
 

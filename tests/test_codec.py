@@ -193,6 +193,33 @@ def test_a_file_written_earlier_still_decodes_to_the_same_pixels(name):
     assert hashlib.sha256(pixels.tobytes()).hexdigest() == GOLDEN[name]
 
 
+@pytest.mark.slow
+def test_a_file_of_two_latent_tiles_still_decodes_to_the_same_pixels():
+    # smooth_image(64, 2112, seed=6) at quality 50, format 6: 2112 pixels are two tiles of y
+    data = (Path(__file__).parent / "data" / "golden-v6-hyperprior-sc-joint.aec").read_bytes()
+    pixels = np.asarray(aecodec.decompress(data))
+    assert pixels.shape == (64, 2112, 3)
+    assert hashlib.sha256(pixels.tobytes()).hexdigest() == (
+        "cd2a1984ae2688302302d463f65bd97b32d9a2dd18f354dd1bdd4d9bb0f8711d"
+    )
+
+
+@pytest.mark.parametrize("tile", [1, 2])
+def test_a_latent_coded_in_tiles_round_trips_at_about_the_same_rate(tiny_model, tile, monkeypatch):
+    # 150x200 pixels: a hyper-latent of 3x4 samples, in 12 tiles of one or 4 of up to two
+    pixels = smooth_image(150, 200)
+
+    def coded() -> tuple[bytes, float]:
+        data = aecodec.compress(pixels, quality=60, weights=tiny_model)
+        return data, psnr(np.asarray(aecodec.decompress(data, weights=tiny_model)), pixels)
+
+    whole, whole_psnr = coded()
+    monkeypatch.setattr(bitstream, "LATENT_TILE", tile)  # a file's tiles are its format's
+    tiled, tiled_psnr = coded()
+    assert tiled != whole and len(tiled) < 1.2 * len(whole)
+    assert abs(tiled_psnr - whole_psnr) < 0.5
+
+
 def test_fast_decoding_of_a_version_4_file_is_the_exact_decoding(tiny_model):
     data = aecodec.compress(smooth_image(70, 90), quality=60, weights=tiny_model)
     exact = np.asarray(aecodec.decompress(data, weights=tiny_model))

@@ -34,12 +34,24 @@ def test_every_layout_and_context_decodes_to_the_torch_decoders_pixels(tiny_mode
         assert same(*both(data, weights=tiny_model))
 
 
-def test_the_shipped_model_and_the_golden_file_decode_alike():
-    data = (GOLDEN / "golden-v5-hyperprior-sc-joint.aec").read_bytes()
+@pytest.mark.parametrize("tile", [1, 2])
+def test_a_latent_in_tiles_decodes_to_the_torch_decoders_pixels(tiny_model, tile, monkeypatch):
+    monkeypatch.setattr(bitstream, "LATENT_TILE", tile)  # 150x200: 12 tiles, or 4 of 1-2x2
+    data = aecodec.compress(smooth_image(150, 200), quality=50, weights=tiny_model)
+    assert same(*both(data, weights=tiny_model))
+
+
+@pytest.mark.parametrize(
+    "name, sha256",
+    [
+        ("v5", "9d8ee2093ff9e57188ed01d7cbfb6d84b7a0b59b9a1f25e342b5273601c4517a"),
+        ("v6", "cd2a1984ae2688302302d463f65bd97b32d9a2dd18f354dd1bdd4d9bb0f8711d"),  # two tiles
+    ],
+)
+def test_the_shipped_model_and_the_golden_files_decode_alike(name, sha256):
+    data = (GOLDEN / f"golden-{name}-hyperprior-sc-joint.aec").read_bytes()
     pixels = np.asarray(decoder.decompress(data))
-    assert hashlib.sha256(pixels.tobytes()).hexdigest() == (
-        "9d8ee2093ff9e57188ed01d7cbfb6d84b7a0b59b9a1f25e342b5273601c4517a"
-    )
+    assert hashlib.sha256(pixels.tobytes()).hexdigest() == sha256
 
 
 def test_metadata_travels_unless_stripped(tiny_codec):

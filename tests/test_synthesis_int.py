@@ -94,7 +94,7 @@ def test_gains_on_their_grid_do_not_move_with_the_last_bit(tiny_model):
 def test_a_grid_that_does_not_fit_the_model_is_a_clean_error(tiny_model):
     data = aecodec.compress(smooth_image(40, 60), weights=tiny_model)
     header, payloads = bitstream.unpack(data)
-    assert header.format_version == 5 and len(payloads[0]) == 7
+    assert header.format_version == bitstream.FORMAT_VERSION and len(payloads[0]) == 7
     for grid, message in [(payloads[0][:-1], "6 layers"), (bytes([100] * 7), "outside -40..8")]:
         forged = bitstream.pack(header, [grid, *payloads[1:]])
         with pytest.raises(BitstreamError, match=message):

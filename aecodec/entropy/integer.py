@@ -117,16 +117,27 @@ class IntegerHyperSynthesis(ExactNet):
         """The fixed-point (scales, means) channels, for a context model to refine; in tiles of
         HYPER_TILE samples of z (exact integers: the same as whole), each made `dtype` as it
         comes (float32 holds them exactly): a 24 MP image's float64 layers at once took 490 MB."""
-        scale, reach = 1, 0.0  # the output's upscale and the receptive field's radius in z
+        whole = super().forward
+        return tiled(
+            lambda z: whole(to_fixed(z)).to(dtype), z_hat, self.upscale, HYPER_TILE, self.reach
+        )
+
+    @property
+    def upscale(self) -> int:
+        """Samples of the output per sample of z along each side."""
+        return math.prod(arg for op, arg in self.plan if op == "shuffle")
+
+    @property
+    def reach(self) -> int:
+        """The receptive field's radius in samples of z (rounded up): an output depends on z
+        within this many samples of it."""
+        scale, reach = 1, 0.0
         for op, arg in self.plan:
             if op == "conv":
                 reach += getattr(self, f"w{arg}").shape[-1] // 2 / scale
             elif op == "shuffle":
                 scale *= arg
-        whole = super().forward
-        return tiled(
-            lambda z: whole(to_fixed(z)).to(dtype), z_hat, scale, HYPER_TILE, math.ceil(reach)
-        )
+        return math.ceil(reach)
 
 
 def _conv_exact(

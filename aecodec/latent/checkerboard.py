@@ -92,16 +92,15 @@ class CheckerboardContext(nn.Module):
             raise ValueError("_refine needs entropy parameters of 1x1 convolutions")
 
     @torch.no_grad()
-    def code(self, z_hat: Tensor, hyper_synthesis: ExactNet, code_group: GroupCoder) -> Tensor:
+    def code(self, hyper: Tensor, code_group: GroupCoder) -> Tensor:
         """Walk the two halves of y in coding order, each group through `code_group` (the
-        encoder's or the decoder's), and return y_hat (1, M, h, w), given z_hat and the exact
-        hyper-synthesis (`fixed`: its fixed-point output).
+        encoder's or the decoder's), and return y_hat (1, M, h, w), given the exact
+        hyper-synthesis's fixed-point output (1, 2M, h, w).
 
         The fixed-point tensors (the hyperprior's and refined parameters, y_hat and its fixed
         point) are held in float32, which holds their integers (below 2**21 in size) exactly:
         half the memory of float64 on a large image; arithmetic on them is float64. The
         hyperprior's parameters live here only, each half dropped once refined."""
-        hyper = hyper_synthesis.fixed(z_hat, torch.float32)
         _, channels, h, w = hyper.shape
         is_anchor = anchors(h, w).flatten()
         first, second = is_anchor.nonzero().flatten(), (~is_anchor).nonzero().flatten()

@@ -39,15 +39,20 @@ class GroupCoder(Protocol):
 
 
 class SymbolWriter:
-    """The encoder's GroupCoder: chooses and writes the symbols of the gained latent y
-    (1, M, h, w), and sums the model's own estimate of their bits."""
+    """The encoder's GroupCoder: chooses and writes the symbols of the gained latent y, tile by
+    tile (`tile`), and sums the model's own estimate of their bits."""
 
-    def __init__(self, y: Tensor, tables: Tables, streams: int, tau: float, nearest: bool):
-        self.y = y[0].reshape(y.shape[1], -1)
+    def __init__(self, tables: Tables, streams: int, tau: float, nearest: bool):
         self.tables, self.tau, self.nearest = tables, tau, nearest
         self.encoders = [coder.Encoder(tables) for _ in range(streams)]
         self.grid = torch.from_numpy(scale_table()).float()  # the scale of each table
         self.estimated_bits = 0.0
+        self.y = torch.empty(0, 0)
+
+    def tile(self, y: Tensor) -> "SymbolWriter":
+        """The writer of the tile y (1, M, h, w) next: the groups' positions index into it."""
+        self.y = y[0].reshape(y.shape[1], -1)
+        return self
 
     def __call__(self, means, scales, positions, channels=None, stream=0) -> Tensor:
         indexes = table_indexes(scales, self.nearest)
