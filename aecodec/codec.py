@@ -36,15 +36,19 @@ from aecodec.gains import synthesis_gain
 from aecodec.image import Picture, check_pixels, read_picture
 from aecodec.metrics import psnr
 from aecodec.models import refine
-from aecodec.models.hyperprior import Hyperprior
+from aecodec.models.hyperprior import (
+    ANALYSIS_TILE,
+    MARGIN_LATENT,
+    MARGIN_PIXELS,
+    SYNTHESIS_TILE,
+    Hyperprior,
+)
 from aecodec.nn.synthesis64 import Float64Synthesis
 from aecodec.nn.synthesis_int import IntegerSynthesis, gain_grid, grid_for
 from aecodec.nn.tiling import tiled
 from aecodec.registry import weights_key
 from aecodec.zoo import DEFAULT_MODEL, LoadedModel, load_model
 
-ANALYSIS_TILE, SYNTHESIS_TILE = 768, 32  # pixels in, latent samples in (= 512 pixels out)
-MARGIN_PIXELS, MARGIN_LATENT = 32, 2  # the receptive-field radii: 30 px and under 2 samples
 # The synthesis runs in integers (version 4 files) or float64 (earlier ones) so that the same
 # symbols give the same pixels whatever the machine, thread count or convolution library: float32
 # differences (~1e-6) would flip a rounding now and then.

@@ -36,6 +36,22 @@ def test_refining_never_costs_more_and_decodes_with_the_unchanged_decoder(tiny_m
     assert torch.equal(decoded, coded.y_hat * inverse_gain)
 
 
+def test_a_large_latent_is_refined_in_tiles_that_lower_the_cost_everywhere(tiny_model, monkeypatch):
+    net = load_model(weights=tiny_model).model
+    rgb = read_picture(smooth_image(192, 256)).rgb  # a latent of 12x16 samples
+    x = torch.from_numpy(rgb).permute(2, 0, 1)[None].float().div(255)
+    y = analyse(net, rgb)
+    monkeypatch.setattr(refine, "REFINE_TILE", 4)  # 3x4 tiles, each with 4 samples around it
+    first, again = (refine.refine(net, x, y, 50, steps=4) for _ in range(2))
+    assert torch.equal(first, again) and first.shape == y.shape
+    for top in range(0, 12, 4):
+        for left in range(0, 16, 4):
+            tile = (slice(None), slice(None), slice(top, top + 4), slice(left, left + 4))
+            assert not torch.equal(first[tile], y[tile])
+    plain, refined = net.compress(y, 50), net.compress(first, 50)
+    assert refine.rd_cost(net, x, refined, 50) < refine.rd_cost(net, x, plain, 50)
+
+
 def test_refinement_moves_the_latent_and_repeats_exactly(tiny_model):
     net = load_model(weights=tiny_model).model
     x, y = image_and_latent(net)

@@ -50,6 +50,12 @@ class HyperpriorConfig(JsonConfig):
     context: str = "none"
 
 
+# Large images run through the transforms in tiles (nn.tiling): the analysis over tiles of 768
+# pixels, the synthesis over 32 latent samples (512 pixels), each with a margin of real
+# neighbours beyond its receptive-field radius (30 pixels; under 2 samples).
+ANALYSIS_TILE, SYNTHESIS_TILE = 768, 32
+MARGIN_PIXELS, MARGIN_LATENT = 32, 2
+
 CONTEXTS = {
     "none": lambda M: None,
     "checkerboard": CheckerboardContext,

@@ -27,7 +27,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from aecodec.latent.hyperprior import CodedLatent
-from aecodec.models.hyperprior import Hyperprior
+from aecodec.models.hyperprior import MARGIN_LATENT, SYNTHESIS_TILE, Hyperprior
+from aecodec.nn.tiling import Window, windows
 
 # The temperature falls geometrically from TAU_START to TAU_END, and Adam's step along a half
 # cosine to zero from LEARNING_RATE (in quantisation steps: the gains put every quality's y on a
@@ -37,6 +38,12 @@ TAU_START, TAU_END = 0.6, 0.2
 LEARNING_RATE, TRAVEL = 0.012, 0.25
 STEPS = (0, 4, 8, 12, 16, 24, 32, 48, 64, 96)  # per effort 0..9
 EPSILON = 1e-5
+# A large latent is refined tile by tile (nn.tiling.windows), each tile of REFINE_TILE samples
+# with REFINE_MARGIN samples of its neighbours (64 pixels, beyond the synthesis's reach) refined
+# with it and then dropped, so that memory stays that of a 0.6-megapixel image whatever the
+# photo's size; a latent of up to 2880 samples (0.74 megapixels: Kodak's) is refined whole. Both
+# are multiples of 4, the hyper-latent's stride over y.
+REFINE_TILE, REFINE_MARGIN = 40, 4
 
 
 def compress(net: Hyperprior, x: Tensor, y: Tensor, quality: float, steps: int) -> CodedLatent:
@@ -56,9 +63,16 @@ def rd_cost(net: Hyperprior, x: Tensor, coded: CodedLatent, quality: float) -> f
     _, inverse_gain = net.gains(quality)
     pixels = x.shape[2] * x.shape[3]
     bits = 8 * sum(len(s) for s in coded.strings)
-    decoded = torch.round(net.g_s(coded.y_hat * inverse_gain).clamp(0, 1) * 255) / 255
-    mse = F.mse_loss(_crop(decoded, x), x)
-    return bits / pixels + net.rd_lambda(quality) * 255**2 * float(mse)
+    y_hat, squared = coded.y_hat * inverse_gain, 0.0
+    # tile by tile, as the decoder would: a 24 MP picture's float copies take 290 MB each
+    for window in windows(*y_hat.shape[2:], SYNTHESIS_TILE, MARGIN_LATENT):
+        part = net.g_s(y_hat[:, :, window.rows, window.cols])
+        rows, cols = (_scaled(run, net.y_stride) for run in (window.tile_rows, window.tile_cols))
+        target = x[:, :, *(_scaled(run, net.y_stride) for run in _tile_in(window))]
+        decoded = torch.round(_crop(part[:, :, rows, cols], target).clamp(0, 1) * 255) / 255
+        squared += float((decoded - target).square().sum())
+    mse = squared / x.numel()
+    return bits / pixels + net.rd_lambda(quality) * 255**2 * mse
 
 
 def refine(
@@ -69,13 +83,41 @@ def refine(
     steps: int,
     learning_rate: float | None = None,
 ) -> Tensor:
-    """y (1, M, h, w), the analysis of the image x (1, 3, H, W) in [0, 1] (padded to the model's
-    stride), after `steps` gradient steps at `quality` (Adam's first step `learning_rate`, by
-    default the rule above). The same inputs always give the same result."""
+    """y (1, M, h, w), the analysis of the image x (1, 3, H, W) in [0, 1] (y covers x padded
+    to the model's stride), after `steps` gradient steps at `quality` (Adam's first step
+    `learning_rate`, by default the rule above), tile by tile on large images (REFINE_TILE). The
+    same inputs always give the same result."""
     if steps <= 0:
         return y
     if learning_rate is None:
         learning_rate = min(LEARNING_RATE, TRAVEL / steps)
+    out = torch.empty_like(y)
+    for window in windows(*y.shape[2:], REFINE_TILE, REFINE_MARGIN):
+        pixels = x[:, :, _scaled(window.rows, net.y_stride), _scaled(window.cols, net.y_stride)]
+        part = _refine(
+            net, pixels, y[:, :, window.rows, window.cols], quality, steps, learning_rate
+        )
+        out[:, :, *_tile_in(window)] = part[:, :, window.tile_rows, window.tile_cols]
+    return out
+
+
+def _tile_in(window: Window) -> tuple[slice, slice]:
+    """A window's tile, in samples of the whole."""
+    return _shift(window.tile_rows, window.rows.start), _shift(window.tile_cols, window.cols.start)
+
+
+def _shift(run: slice, offset: int) -> slice:
+    return slice(run.start + offset, run.stop + offset)
+
+
+def _scaled(run: slice, factor: int) -> slice:
+    return slice(run.start * factor, run.stop * factor)
+
+
+def _refine(
+    net: Hyperprior, x: Tensor, y: Tensor, quality: float, steps: int, learning_rate: float
+) -> Tensor:
+    """refine() of one tile (or of a whole small image)."""
     gain, inverse_gain = net.gains(quality)
     lam = net.rd_lambda(quality) * 255**2
     pixels = x.shape[2] * x.shape[3]
