@@ -61,6 +61,28 @@ def test_refinement_moves_the_latent_and_repeats_exactly(tiny_model):
     assert all(p.requires_grad for p in net.parameters())  # the model is left as it was
 
 
+def test_stochastic_refinement_repeats_exactly_and_differs_from_the_deterministic(
+    tiny_model, monkeypatch
+):
+    net = load_model(weights=tiny_model).model
+    x, y = image_and_latent(net)
+    deterministic = refine.refine(net, x, y, 50, steps=4)
+    monkeypatch.setattr(refine, "STOCHASTIC_STEPS", 4)
+    first, again = (refine.refine(net, x, y, 50, steps=4) for _ in range(2))
+    assert torch.equal(first, again)  # the noise comes from a fixed seed
+    assert not torch.equal(first, deterministic) and not torch.equal(first, y)
+
+
+def test_the_noisy_soft_rounding_lies_between_the_neighbours_and_leans_at_random():
+    v = torch.linspace(-3, 3, 601)
+    noisy = refine._soft_round(v, 0.5, torch.Generator().manual_seed(1))
+    assert torch.all((torch.floor(v) <= noisy) & (noisy <= torch.floor(v) + 1))
+    nearer_floor = (v - torch.floor(v) < 0.3) & (v - torch.floor(v) > 0.05)
+    # some values near their floor are pushed most of the way up by the noise, never without it
+    assert (noisy[nearer_floor] - torch.floor(v)[nearer_floor] > 0.5).any()
+    assert not (refine._soft_round(v, 0.5)[nearer_floor] - torch.floor(v)[nearer_floor] > 0.5).any()
+
+
 def test_the_soft_rounding_lies_between_the_neighbours_and_hardens_as_it_cools():
     v = torch.linspace(-3, 3, 601)
     for tau in (0.6, 0.2):
