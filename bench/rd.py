@@ -16,6 +16,7 @@ from pathlib import Path
 # Run from a checkout without installing: the package is the folder above this one.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from aecodec.allocator import reuse_freed_memory  # noqa: E402
 from aecodec.eval import (  # noqa: E402
     BenchmarkError,
     benchmark,
@@ -54,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         print("cannot run: " + "; ".join(missing), file=sys.stderr)
         return 2
     command = "python bench/rd.py " + shlex.join(sys.argv[1:] if argv is None else argv)
+    reuse_freed_memory()  # time the codecs in the process the command line runs them in
     try:
         if args.from_rows:
             images = find_images(args.folder, args.limit) if args.html else None
