@@ -55,7 +55,6 @@ def main(argv: list[str] | None = None) -> int:
         print("cannot run: " + "; ".join(missing), file=sys.stderr)
         return 2
     command = "python bench/rd.py " + shlex.join(sys.argv[1:] if argv is None else argv)
-    reuse_freed_memory()  # time the codecs in the process the command line runs them in
     try:
         if args.from_rows:
             images = find_images(args.folder, args.limit) if args.html else None
@@ -69,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
                 dataset=args.folder.name,
             )
         else:
+            reuse_freed_memory()  # time the codecs in the process the command line runs them in
             report = benchmark(
                 args.folder,
                 codecs,

@@ -22,11 +22,13 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from aecodec import codec  # noqa: E402
+from aecodec.allocator import reuse_freed_memory  # noqa: E402
+from aecodec.decoder.container import read_grid  # noqa: E402
 from aecodec.eval.bdrate import bd_psnr, bd_rate  # noqa: E402
 from aecodec.image import find_images, read_picture  # noqa: E402
 from aecodec.metrics import psnr  # noqa: E402
 from aecodec.nn.synthesis64 import Float64Synthesis  # noqa: E402
-from aecodec.nn.synthesis_int import IntegerSynthesis, gain_grid  # noqa: E402
+from aecodec.nn.synthesis_int import IntegerSynthesis  # noqa: E402
 from aecodec.zoo import DEFAULT_MODEL  # noqa: E402
 
 QUALITIES = (25, 50, 75, 100)
@@ -48,6 +50,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=6)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
+    reuse_freed_memory()  # time the decoders in the process the command line runs them in
     net = codec.cached_model(args.model).model
     float64 = Float64Synthesis(net.g_s)
     integer = IntegerSynthesis(net.g_s)
@@ -66,11 +69,12 @@ def main() -> None:
             for q in QUALITIES:
                 data = codec.compress(picture.rgb, quality=q, model=args.model)
                 header, payloads, y_hat = codec.decode_latents(data)
-                grid = codec._grid(header, payloads, len(net.g_s))  # the file's, checked
-                inverse_gain = net.gains(header.quality)[1]
-                x = y_hat * inverse_gain
+                grid = read_grid(header, payloads, len(net.g_s))  # the file's, checked
+                x = y_hat * net.gains(header.quality)[1]
                 ways = {
-                    "integer": functools.partial(integer, y_hat, gain_grid(inverse_gain), grid),
+                    "integer": functools.partial(
+                        integer, y_hat, codec._integer_gain(net, header), grid
+                    ),
                     "float64": functools.partial(to_8bit, float64, x),
                     "float32 (--fast)": functools.partial(to_8bit, net.g_s, x),
                 }
